@@ -1,0 +1,1 @@
+from . import mpesa_stk_push_wizard
