@@ -60,6 +60,10 @@ class CallbackDispatcher(object):
         for timer in timers:
             timer.cancel()
 
+    def resume(self):
+        """Allow deliveries again after stop(), for a sandbox started a second time."""
+        self._stopped = False
+
     def default_delay(self):
         """Return the delay before a notification, in seconds: the callback_delay quirk, else the setting."""
         with self.state.lock:

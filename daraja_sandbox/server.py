@@ -117,6 +117,7 @@ class SandboxServer(object):
         self._httpd.daemon_threads = True
         self._httpd.app = self
         self._stopping.clear()
+        self.dispatcher.resume()
         serve = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                  name="daraja-sandbox-http")
         expiry = threading.Thread(target=self._expire_loop, name="daraja-sandbox-expiry")

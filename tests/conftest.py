@@ -9,15 +9,13 @@ for _path in (ROOT, os.path.join(ROOT, "mpesa_paybill"), os.path.join(ROOT, "tes
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from helpers import CallbackReceiver  # noqa: E402
+from daraja_sandbox import SandboxServer  # noqa: E402
+from helpers import CallbackReceiver, DarajaCaller  # noqa: E402
 
 
 @pytest.fixture
 def sandbox():
     """Yield a started offline Daraja sandbox on a free port, stopped after the test."""
-    # Imported here so that tests which only need callback_receiver run without the sandbox.
-    from daraja_sandbox import SandboxServer
-
     server = SandboxServer(port=0).start()
     try:
         yield server
@@ -38,6 +36,4 @@ def callback_receiver():
 @pytest.fixture
 def daraja(sandbox):
     """Return a plain-HTTP caller bound to the `sandbox` fixture."""
-    from helpers import DarajaCaller
-
     return DarajaCaller(sandbox.base_url)

@@ -10,7 +10,11 @@ import requests
 
 
 class ReceivedRequest(object):
-    """One POST recorded by `CallbackReceiver`."""
+    """One POST recorded by `CallbackReceiver`.
+
+    Attributes: `path` (without the query string), `query`, `headers` (dict), `body` (raw
+    bytes) and `json` (the parsed body, or None when it is not JSON).
+    """
 
     def __init__(self, path, headers, body):
         self.path, _, self.query = path.partition("?")

@@ -97,6 +97,13 @@ def test_token_expired(sandbox, daraja):
     assert reply.json()["errorCode"] == "404.001.03"
 
 
+def test_token_survives_reset(daraja):
+    """Test that POST /sandbox/reset keeps access tokens valid."""
+    token = daraja.token()
+    daraja.control("POST", "/sandbox/reset")
+    assert daraja.post(STK_PATH, daraja.stk_body(), token=token).status_code == 200
+
+
 def test_token_missing_bearer(sandbox):
     """Test that an API call without a token gets 404.001.03."""
     reply = requests.post(sandbox.base_url + STK_PATH, json={}, timeout=10)

@@ -330,7 +330,7 @@ def test_phone_behaviour(daraja, callback_receiver, behaviour, code):
 
 def test_phone_behaviour_delay(daraja, callback_receiver):
     """Test that a phone's delay keeps the prompt pending until it answers."""
-    daraja.control("POST", "/sandbox/phones/254708374149", {"behaviour": "pay", "delay": 0.6})
+    daraja.control("POST", "/sandbox/phones/254708374149", {"behaviour": "pay", "delay": 1.0})
     checkout_id = push(daraja, callback_receiver)
     pending = daraja.stk_query(checkout_id)
     callback = stk_callback(callback_receiver)
@@ -434,6 +434,17 @@ def test_query_paid(daraja, callback_receiver):
     assert body["ResultCode"] == "0"
     assert body["ResultDesc"] == "The service request is processed successfully."
     assert body["CheckoutRequestID"] == checkout_id
+
+
+def test_query_pending_then_paid(daraja, callback_receiver):
+    """Test that the same prompt queries as pending before the answer and as paid after it."""
+    checkout_id = push(daraja, callback_receiver)
+    before = daraja.stk_query(checkout_id)
+    daraja.answer(checkout_id, "pay")
+    after = daraja.stk_query(checkout_id)
+    assert before.json()["errorMessage"] == "The transaction is being processed"
+    assert after.status_code == 200
+    assert after.json()["ResultCode"] == "0"
 
 
 def test_query_cancelled(daraja, callback_receiver):

@@ -27,15 +27,20 @@ odoo() { "$python" "$root/tools/odoo-bin" "$@"; }
 
 # Create a database whose company is Kenyan and keeps its books in KES, then
 # install mpesa_paybill into it: create_kenyan_db CONFIG DATABASE LOGFILE [ODOO OPTION...]
-# The currency must be set before the accounting addons install, because
-# Odoo refuses to change it once journal entries exist.
+# Odoo 11's generic chart of accounts sets the company currency to USD when
+# it loads, and Odoo refuses to change the currency once journal entries
+# exist; so the chart is loaded without demo entries, the currency is set to
+# KES, and only then is the addon installed, with its demo data if asked.
 create_kenyan_db() {
     local config=$1 database=$2 logfile=$3
     shift 3
     odoo -c "$config" -d "$database" -i base --stop-after-init --logfile="${logfile%.log}-base.log" "$@" || return 1
+    odoo -c "$config" -d "$database" -i l10n_generic_coa --without-demo=all --stop-after-init \
+        --logfile="${logfile%.log}-chart.log" || return 1
     psql -q -d "$database" -v ON_ERROR_STOP=1 <<'SQL' || return 1
 UPDATE res_currency SET active = true WHERE name = 'KES';
 UPDATE res_company SET currency_id = (SELECT id FROM res_currency WHERE name = 'KES');
+UPDATE product_pricelist SET currency_id = (SELECT id FROM res_currency WHERE name = 'KES');
 UPDATE res_partner SET country_id = (SELECT id FROM res_country WHERE code = 'KE')
  WHERE id IN (SELECT partner_id FROM res_company);
 SQL

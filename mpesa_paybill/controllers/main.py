@@ -15,7 +15,8 @@ from ..models.mpesa_callback import CallbackWorker
 
 _logger = logging.getLogger(__name__)
 
-ROUTE = "/payment/lipa/<int:acquirer_id>/<string:secret>/"
+CALLBACK_PREFIX = "/payment/lipa/"
+ROUTE = CALLBACK_PREFIX + "<int:acquirer_id>/<string:secret>/"
 
 # Acknowledgements in the shapes Daraja documents or integrations use: the
 # C2B confirmation reply has a numeric ResultCode (Daraja's C2B Register URL
@@ -23,6 +24,21 @@ ROUTE = "/payment/lipa/<int:acquirer_id>/<string:secret>/"
 STK_ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
 CONFIRMATION_ACK = {"ResultCode": 0, "ResultDesc": "Success"}
 VALIDATION_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
+
+
+def _get_request(root, httprequest, _original=http.Root.get_request):
+    """Serve our callback paths as plain HTTP requests, whatever their Content-Type.
+
+    Odoo 11 turns every request with Content-Type application/json into a
+    JSON-RPC request, which Daraja's bodies are not: the route would answer
+    400 before our code could store the body. Other paths are untouched.
+    """
+    if httprequest.path.startswith(CALLBACK_PREFIX):
+        return http.HttpRequest(httprequest)
+    return _original(root, httprequest)
+
+
+http.Root.get_request = _get_request
 
 
 class MpesaCallbackController(http.Controller):

@@ -2,6 +2,7 @@ from . import mpesa_access_token
 from . import payment_acquirer
 from . import mpesa_callback
 from . import mpesa_transaction
+from . import mpesa_transaction_c2b
 from . import mpesa_reconcile
 from . import payment_transaction
 from . import res_partner

@@ -31,7 +31,8 @@ class MpesaDocumentMixin(models.AbstractModel):
         # declares its own mpesa_transaction_ids, which this model cannot name.
         for document in self:
             txs = document.mpesa_transaction_ids
-            done = txs.filtered(lambda t: t.state == "done")
+            # A push settled through its C2B twin links to it; count the money once.
+            done = txs.filtered(lambda t: t.state == "done" and not t.linked_transaction_id)
             paid = sum(done.mapped("amount"))
             latest = txs.sorted("id", reverse=True)[:1]
             if latest.state == "pending":

@@ -4,6 +4,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import float_compare
 
+from .matching import MatchIndex, Target, is_confident
+
 _logger = logging.getLogger(__name__)
 
 
@@ -61,8 +63,35 @@ class MpesaReconcile(models.AbstractModel):
         return payments
 
     @api.model
+    def _settle_split(self, tx, allocations):
+        """Post ``tx`` across several invoices of one customer; the rest becomes credit."""
+        invoices = self.env["account.invoice"].browse([invoice.id for invoice, _amount in allocations])
+        partners = invoices.mapped("commercial_partner_id")
+        if len(partners) != 1:
+            raise UserError(_("A split must stay within one customer; these invoices belong to %s.")
+                            % ", ".join(partners.mapped("display_name")))
+        total = sum(amount for _invoice, amount in allocations)
+        if float_compare(total, tx.amount, 2) > 0:
+            raise UserError(_("The split allocates %(total).2f but the payment %(name)s is %(amount).2f.")
+                            % {"total": total, "name": tx.display_name, "amount": tx.amount})
+        for invoice, amount in allocations:
+            if float_compare(amount, 0.0, 2) <= 0 or invoice.state != "open":
+                raise UserError(_("Invoice %(invoice)s cannot take %(amount).2f: each line needs an open "
+                                  "invoice and a positive amount.") % {"invoice": invoice.display_name,
+                                                                       "amount": amount})
+        parts = list(allocations)
+        rest = tx.amount - total
+        if float_compare(rest, 0.0, 2) > 0:
+            parts.append((self.env["account.invoice"], rest))
+        self._post_payment(tx, parts, partners)
+        tx.write({"state": "done", "partner_id": partners.id, "invoice_id": invoices[:1].id, "review_reason": False})
+        self._note_documents(tx, invoices, None)
+        return tx.payment_ids
+
+    @api.model
     def _order_fully_paid(self, order, tx):
-        paid = sum(order.mpesa_transaction_ids.filtered(lambda t: t.state == "done").mapped("amount"))
+        paid = sum(order.mpesa_transaction_ids.filtered(
+            lambda t: t.state == "done" and not t.linked_transaction_id).mapped("amount"))
         return float_compare(paid + tx.amount, order.amount_total, 2) >= 0
 
     @api.model
@@ -72,6 +101,8 @@ class MpesaReconcile(models.AbstractModel):
         :param allocations: list of (account.invoice recordset, amount); an
             empty recordset posts the amount as customer credit.
         """
+        if not tx.acquirer_id.journal_id:
+            tx.acquirer_id.sudo()._mpesa_ensure_journal()
         journal = tx.acquirer_id.journal_id
         if not journal:
             raise UserError(_(
@@ -110,3 +141,74 @@ class MpesaReconcile(models.AbstractModel):
         if order:
             order.message_post(body=body)
         tx.message_post(body=_("Posted as %s.") % ", ".join(tx.payment_ids.mapped("name")))
+
+    # ------------------------------------------------------------------
+    # Matching C2B payments
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _build_index(self, company_ids):
+        """Index the open invoices and orders of these companies, and customers' numbers.
+
+        Plain SQL, because matching runs for every C2B payment and month-end
+        imports bring thousands at once; the rows are read once per batch.
+        """
+        index = MatchIndex()
+        cr = self.env.cr
+        companies = tuple(company_ids) or (0,)
+        cr.execute(
+            """SELECT id, number, reference, origin, name, commercial_partner_id, residual
+               FROM account_invoice
+               WHERE type = 'out_invoice' AND state = 'open' AND company_id IN %s""",
+            (companies,),
+        )
+        for invoice_id, number, reference, origin, name, partner_id, residual in cr.fetchall():
+            target = Target("account.invoice", invoice_id, number or name, partner_id, residual or 0.0)
+            index.add_target(target, [number, reference, origin, name])
+
+        # Orders already invoiced are reached through their invoices (whose
+        # origin is the order name), so only orders still to invoice count.
+        cr.execute(
+            """SELECT so.id, so.name, so.client_order_ref, partner.commercial_partner_id,
+                      so.amount_total - COALESCE(paid.amount, 0)
+               FROM sale_order so
+               JOIN res_partner partner ON partner.id = so.partner_id
+               LEFT JOIN (SELECT sale_order_id, SUM(amount) AS amount FROM mpesa_transaction
+                          WHERE state = 'done' AND sale_order_id IS NOT NULL
+                                AND linked_transaction_id IS NULL
+                          GROUP BY sale_order_id) paid ON paid.sale_order_id = so.id
+               WHERE so.company_id IN %s
+                 AND (so.state IN ('draft', 'sent')
+                      OR (so.state = 'sale' AND so.invoice_status IN ('to invoice', 'no')))
+                 AND so.amount_total - COALESCE(paid.amount, 0) > 0""",
+            (companies,),
+        )
+        for order_id, name, client_ref, partner_id, due in cr.fetchall():
+            index.add_target(Target("sale.order", order_id, name, partner_id, due), [name, client_ref])
+
+        cr.execute(
+            """SELECT commercial_partner_id, mpesa_msisdn FROM res_partner
+               WHERE mpesa_msisdn IS NOT NULL AND active"""
+        )
+        for partner_id, msisdn in cr.fetchall():
+            index.add_partner_phone(partner_id, msisdn)
+        return index
+
+    @api.model
+    def _match_and_settle(self, txs, index=None):
+        """Match received C2B transactions; post the confident ones, queue the rest for review."""
+        index = index or self._build_index(txs.mapped("company_id").ids)
+        for tx in txs:
+            suggestions = index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+            tx._store_suggestions(suggestions)
+            if is_confident(suggestions):
+                best = suggestions[0].target
+                document = self.env[best.model].browse(best.id)
+                if best.model == "account.invoice":
+                    self._settle(tx, invoice=document)
+                else:
+                    self._settle(tx, order=document)
+                tx.message_post(body=_("Matched automatically: %s.") % "; ".join(suggestions[0].reasons))
+            else:
+                tx._send_to_review(suggestions)
+        return True

@@ -219,11 +219,28 @@ class MpesaTransaction(models.Model):
             self.write(vals)
             callback._mark("review", vals["review_reason"], self)
             return
+        twin = self._find_by_receipt(self.acquirer_id, result.receipt)
+        if twin:
+            return self._apply_stk_twin(twin, vals, callback)
         self.write(dict(vals, state="received"))
         self.env["mpesa.reconcile"]._settle_stk(self)
         callback._mark("processed", transaction=self)
         _logger.info("STK Push paid: receipt %s, mpesa.transaction %s, phone %s",
                      self.receipt, self.id, self.phone_masked)
+
+    def _apply_stk_twin(self, twin, vals, callback):
+        """Settle a paid push whose C2B notification was recorded first, posting once."""
+        twin._lock()
+        if twin.state in ("received", "review"):
+            # The C2B record could not be placed; the push says where it goes.
+            self.env["mpesa.reconcile"]._settle(twin, invoice=self.invoice_id, order=self.sale_order_id,
+                                               partner=self.partner_id)
+        vals = dict(vals, receipt=False, state="done", linked_transaction_id=twin.id)
+        self.write(vals)
+        self.payment_transaction_id.sudo()._mpesa_form_validate(
+            {"CheckoutRequestID": self.checkout_request_id, "ResultCode": "0", "MpesaReceiptNumber": twin.receipt})
+        self.message_post(body=_("Paid; posted through the C2B notification %s.") % twin.receipt)
+        callback._mark("processed", transaction=self)
 
     def _apply_stk_failure(self, result_code, result_desc):
         self.ensure_one()

@@ -145,9 +145,15 @@ class PaymentAcquirer(models.Model):
 
     @api.model
     def create(self, vals):
+        if vals.get("provider") == "mpesa" and not vals.get("journal_id"):
+            # payment.acquirer defaults to the first bank journal; each
+            # shortcode gets a KES journal of its own instead.
+            vals = dict(vals, journal_id=False)
         acquirer = super(PaymentAcquirer, self).create(vals)
-        if acquirer.provider == "mpesa" and not acquirer.sudo().mpesa_callback_secret:
-            acquirer.sudo().mpesa_callback_secret = _new_secret()
+        if acquirer.provider == "mpesa":
+            if not acquirer.sudo().mpesa_callback_secret:
+                acquirer.sudo().mpesa_callback_secret = _new_secret()
+            acquirer._mpesa_ensure_journal()
         return acquirer
 
     @api.multi
@@ -170,12 +176,22 @@ class PaymentAcquirer(models.Model):
             vals = acquirer._prepare_account_journal_vals()
             vals.update({
                 "name": _("M-Pesa %s") % (acquirer.mpesa_shortcode or acquirer.name),
-                "code": "MP%s" % (acquirer.mpesa_shortcode or acquirer.id)[-3:],
+                "code": acquirer._mpesa_free_journal_code(),
                 "inbound_payment_method_ids": [(6, 0, [self.env.ref("account.account_payment_method_manual_in").id])],
             })
             if acquirer.company_id.currency_id != kes:
                 vals["currency_id"] = kes.id
             acquirer.journal_id = self.env["account.journal"].create(vals)
+
+    def _mpesa_free_journal_code(self):
+        # Journal codes have at most 5 characters and are unique per company.
+        Journal = self.env["account.journal"]
+        digits = (self.mpesa_shortcode or "")[-3:]
+        candidates = ["MP%s" % digits] + ["MP%d" % number for number in range(1, 1000)]
+        for code in candidates:
+            if not Journal.search_count([("code", "=", code), ("company_id", "=", self.company_id.id)]):
+                return code
+        raise UserError(_("No free journal code for the M-Pesa acquirer %s; create its journal by hand.") % self.name)
 
     # ------------------------------------------------------------------
     # Daraja access
@@ -238,6 +254,37 @@ class PaymentAcquirer(models.Model):
                 "name": self.name, "error": error.message.replace(secret, "<secret>"),
             })
         return url
+
+    @api.multi
+    def action_mpesa_register_c2b_urls(self):
+        """Register this shortcode's C2B validation and confirmation URLs with Daraja.
+
+        In production this is a one-time call: changing the URLs later means
+        deleting them on Safaricom's portal first.
+        """
+        self.ensure_one()
+        acquirer = self.sudo()
+        shortcode = acquirer.mpesa_till_number if acquirer.mpesa_shortcode_type == "till" else acquirer.mpesa_shortcode
+        client = acquirer._mpesa_get_client()
+        try:
+            response = client.c2b_register_url(
+                shortcode,
+                confirmation_url=self._mpesa_callback_url("c2b_confirmation"),
+                validation_url=self._mpesa_callback_url("c2b_validation"),
+                response_type=acquirer.mpesa_c2b_response_type or "Completed",
+                version=acquirer.mpesa_c2b_version or "v1",
+            )
+        except daraja.errors.DarajaError as error:
+            self.mpesa_c2b_registration = _("%(date)s: registration failed: %(error)s") % {
+                "date": fields.Datetime.now(), "error": error.message}
+            _logger.warning("C2B URL registration for shortcode %s failed: %s", shortcode, error.message)
+            raise UserError(_("Daraja did not register the C2B URLs of %(code)s: %(error)s") % {
+                "code": shortcode, "error": error.message})
+        self.mpesa_c2b_registration = _("%(date)s: Daraja answered %(code)s %(desc)s (%(version)s)") % {
+            "date": fields.Datetime.now(), "code": response.response_code,
+            "desc": response.response_description, "version": acquirer.mpesa_c2b_version}
+        _logger.info("C2B URLs registered for shortcode %s (%s)", shortcode, acquirer.mpesa_c2b_version)
+        return True
 
     def _mpesa_check_secret(self, secret):
         """Compare a secret from a callback URL with ours in constant time."""

@@ -1,1 +1,3 @@
 from . import test_stk_push
+from . import test_c2b
+from . import test_callback_routes

@@ -146,14 +146,14 @@ class MpesaCase(TransactionCase):
         self.assertEqual(wizard.state, "sent", wizard.message)
         return wizard.mpesa_transaction_id
 
-    def deliver(self, body, secret_valid=True, transaction_hint=None, kind="stk"):
+    def deliver(self, body, secret_valid=True, transaction_hint=None, kind="stk", acquirer=None):
         """Store a callback body as the HTTP route does and process it."""
         if not isinstance(body, str):
             body = json.dumps(body)
         callback = self.env["mpesa.callback"].create({
             "kind": kind,
             "body": body,
-            "acquirer_id": self.acquirer.id,
+            "acquirer_id": (acquirer or self.acquirer).id,
             "secret_valid": secret_valid,
             "transaction_hint": transaction_hint,
         })

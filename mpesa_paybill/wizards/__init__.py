@@ -1,1 +1,2 @@
 from . import mpesa_stk_push_wizard
+from . import mpesa_review_wizard
