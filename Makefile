@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else lives in tools/.
-.PHONY: test run
+.PHONY: test run day
 
 test:
 	@tools/bootstrap.sh
@@ -8,3 +8,7 @@ test:
 run:
 	@tools/bootstrap.sh
 	@tools/run.sh
+
+# The scripted business day, against the Odoo and sandbox of a running `make run`.
+day:
+	@PYTHONPATH=tools .venv/bin/python tools/business_day.py

@@ -36,6 +36,11 @@ trap stop_all INT TERM EXIT
 "$python" -m daraja_sandbox --host 127.0.0.1 --port "$sandbox_port" \
     --data-file "$var/sandbox-state.json" > "$logs/sandbox.log" 2>&1 &
 sandbox_pid=$!
+for _ in $(seq 30); do
+    "$python" -c "import requests, sys; requests.get(sys.argv[1], timeout=2)" \
+        "http://127.0.0.1:$sandbox_port/sandbox/" >/dev/null 2>&1 && break
+    sleep 0.5
+done
 
 # Point the demo acquirer at this sandbox and at this Odoo for callbacks.
 "$python" "$root/tools/configure_demo.py" --config "$config" --database "$db" \

@@ -2,11 +2,22 @@ import json
 import logging
 import queue
 import threading
+import time
+
+import psycopg2
 
 import odoo
 from odoo import _, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 _logger = logging.getLogger(__name__)
+
+# Attempts of the worker thread when PostgreSQL reports a concurrent update.
+MAX_CONCURRENCY_RETRIES = 5
+
+
+def is_concurrency_error(error):
+    return isinstance(error, psycopg2.OperationalError) and error.pgcode in PG_CONCURRENCY_ERRORS_TO_RETRY
 
 
 class MpesaCallback(models.Model):
@@ -98,6 +109,13 @@ class MpesaCallback(models.Model):
                         callback._mark("review", _("No handler for callbacks of kind %s.") % callback.kind)
                     else:
                         handler(callback)
+            except psycopg2.OperationalError as error:
+                if is_concurrency_error(error):
+                    # Another transaction changed the same rows; the whole
+                    # transaction must start again, which the caller does.
+                    raise
+                _logger.exception("mpesa.callback %s (%s) failed", callback.id, callback.kind)
+                callback._mark("failed", _("Processing failed: %s") % error)
             except Exception as error:
                 _logger.exception("mpesa.callback %s (%s) failed", callback.id, callback.kind)
                 callback._mark("failed", _("Processing failed: %s") % error)
@@ -162,15 +180,29 @@ class CallbackWorker(object):
     def _run(self):
         while True:
             callback_id = self.queue.get()
-            try:
-                registry = odoo.registry(self.dbname)
-                with api.Environment.manage(), registry.cursor() as cr:
-                    env = api.Environment(cr, odoo.SUPERUSER_ID, {})
-                    cr.execute(
-                        "SELECT id FROM mpesa_callback WHERE id = %s AND state = 'received' FOR UPDATE SKIP LOCKED",
-                        (callback_id,),
-                    )
-                    if cr.fetchone():
-                        env["mpesa.callback"].browse(callback_id)._process()
-            except Exception:
-                _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry", callback_id)
+            for attempt in range(1, MAX_CONCURRENCY_RETRIES + 1):
+                try:
+                    self._process_one(callback_id)
+                    break
+                except psycopg2.OperationalError as error:
+                    if not is_concurrency_error(error) or attempt == MAX_CONCURRENCY_RETRIES:
+                        _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry",
+                                          callback_id)
+                        break
+                    _logger.info("mpesa.callback %s: concurrent update, attempt %s of %s",
+                                 callback_id, attempt, MAX_CONCURRENCY_RETRIES)
+                    time.sleep(0.1 * attempt)
+                except Exception:
+                    _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry", callback_id)
+                    break
+
+    def _process_one(self, callback_id):
+        registry = odoo.registry(self.dbname)
+        with api.Environment.manage(), registry.cursor() as cr:
+            env = api.Environment(cr, odoo.SUPERUSER_ID, {})
+            cr.execute(
+                "SELECT id FROM mpesa_callback WHERE id = %s AND state = 'received' FOR UPDATE SKIP LOCKED",
+                (callback_id,),
+            )
+            if cr.fetchone():
+                env["mpesa.callback"].browse(callback_id)._process()

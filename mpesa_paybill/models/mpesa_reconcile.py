@@ -26,14 +26,28 @@ class MpesaReconcile(models.AbstractModel):
         """Settle a paid STK Push: feed the payment contract, then post."""
         payment_tx = tx.payment_transaction_id.sudo()
         if payment_tx:
-            # Going through form_feedback keeps sale_payment's order
-            # confirmation working exactly as for any other acquirer.
-            payment_tx.form_feedback({
+            data = {
                 "CheckoutRequestID": tx.checkout_request_id,
                 "ResultCode": tx.result_code,
                 "ResultDesc": tx.result_desc,
                 "MpesaReceiptNumber": tx.receipt,
-            }, "mpesa")
+            }
+            try:
+                # Going through form_feedback keeps sale_payment's order
+                # confirmation working exactly as for any other acquirer.
+                with self.env.cr.savepoint():
+                    payment_tx.form_feedback(data, "mpesa")
+            except UserError as error:
+                # sale_payment confirms the order together with its
+                # confirmation email, which fails without a PDF renderer
+                # (wkhtmltopdf) or a mail server. The money has arrived:
+                # validate the transaction and let _settle confirm the order.
+                _logger.warning("Order confirmation email for mpesa.transaction %s failed: %s", tx.id, error.name)
+                payment_tx._mpesa_form_validate(data)
+                if tx.sale_order_id:
+                    tx.sale_order_id.message_post(body=_(
+                        "Confirmed after M-Pesa payment %(receipt)s; the confirmation email was not sent: %(error)s"
+                    ) % {"receipt": tx.receipt, "error": error.name})
         self._settle(tx, tx.invoice_id, tx.sale_order_id)
 
     @api.model
