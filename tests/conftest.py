@@ -5,7 +5,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _path in (ROOT, os.path.join(ROOT, "mpesa_paybill"), os.path.join(ROOT, "tests")):
+for _path in (ROOT, os.path.join(ROOT, "mpesa_paybill"), os.path.join(ROOT, "tests"), os.path.join(ROOT, "tools")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 

@@ -1,13 +1,8 @@
 """Run the scripted business day on a fresh database and check every line of its summary."""
-import os
-import sys
-
 import pytest
 
+import business_day
 from odoo_server import SystemStack
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-import business_day  # noqa: E402
 
 DAY_DB = "mpesa_paybill_day"
 

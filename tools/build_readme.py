@@ -24,9 +24,12 @@ M-Pesa PayBill
 
 SECTIONS = [
     ("DESCRIPTION.rst", None),
+    ("FIRST_STEPS.rst", "First steps"),
     ("INSTALL.rst", "Installation"),
     ("CONFIGURE.rst", "Configuration"),
     ("USAGE.rst", "Usage"),
+    ("SANDBOX.rst", "Offline Daraja sandbox"),
+    ("DEVELOP.rst", "Development"),
     ("ROADMAP.rst", "Known issues / Roadmap"),
     ("CONTRIBUTORS.rst", "Contributors"),
 ]

@@ -30,7 +30,7 @@ def _get_request(root, httprequest, _original=http.Root.get_request):
     """Serve our callback paths as plain HTTP requests, whatever their Content-Type.
 
     Odoo 11 turns every request with Content-Type application/json into a
-    JSON-RPC request, which Daraja's bodies are not: the route would answer
+    JSON-RPC request, which Daraja's bodies are not: the route would return
     400 before our code could store the body. Other paths are untouched.
     """
     if httprequest.path.startswith(CALLBACK_PREFIX):
@@ -76,8 +76,8 @@ class MpesaCallbackController(http.Controller):
         try:
             callback_id, _acquirer, _valid = self._store(kind, acquirer_id, secret, transaction_hint)
         except Exception:
-            # Without a stored body there is nothing to process; answering
-            # with an error lets Daraja (or the operator) deliver it again.
+            # Without a stored body there is nothing to process, so a response
+            # with an error code lets Daraja (or the operator) deliver it again.
             _logger.exception("M-Pesa %s callback could not be stored", kind)
             return request.make_response(json.dumps({"ResultCode": 1, "ResultDesc": "Not stored"}),
                                          headers=[("Content-Type", "application/json")], status=500)

@@ -3,7 +3,7 @@
 Customers type the account number on a SIM menu: in any case, with or
 without the ``/``, ``-`` and spaces of the printed reference, sometimes one
 character off, sometimes with only its digits. The index below is built
-once from the open documents and answers each payment in time proportional
+once from the open documents and matches each payment in time proportional
 to the length of its reference, whatever the number of documents.
 
 Scores add up from independent pieces of evidence; only a reference match

@@ -153,7 +153,7 @@ class MpesaCallback(models.Model):
 class CallbackWorker(object):
     """One daemon thread per database that processes stored callbacks.
 
-    Controllers hand it callback ids after they have answered Daraja, so the
+    Controllers hand it callback ids after they have acknowledged Daraja, so the
     time spent posting and reconciling never delays an acknowledgement.
     Callbacks left behind (process restart, crash) stay 'received' and the
     cron processes them.

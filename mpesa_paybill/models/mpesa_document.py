@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 
 
 class MpesaDocumentMixin(models.AbstractModel):

@@ -136,7 +136,7 @@ class MpesaTransaction(models.Model):
         return response
 
     def _record_stk_response(self, response):
-        """Store Daraja's synchronous answer, without undoing a result that overtook it."""
+        """Store Daraja's synchronous response, without undoing a result that overtook it."""
         self.ensure_one()
         self._lock()
         vals = {
@@ -170,7 +170,7 @@ class MpesaTransaction(models.Model):
             ("acquirer_id", "=", callback.acquirer_id.id),
         ], limit=1)
         if not tx and callback.transaction_hint:
-            # The result overtook the push's answer: the transaction exists
+            # The result overtook the push's response: the transaction exists
             # but does not know its CheckoutRequestID yet.
             tx = self.search([
                 ("id", "=", callback.transaction_hint),
@@ -232,7 +232,7 @@ class MpesaTransaction(models.Model):
         """Settle a paid push whose C2B notification was recorded first, posting once."""
         twin._lock()
         if twin.state in ("received", "review"):
-            # The C2B record could not be placed; the push says where it goes.
+            # The C2B record could not be placed, and the push names its document.
             self.env["mpesa.reconcile"]._settle(twin, invoice=self.invoice_id, order=self.sale_order_id,
                                                partner=self.partner_id)
         vals = dict(vals, receipt=False, state="done", linked_transaction_id=twin.id)

@@ -11,7 +11,7 @@ from .matching import reference_key
 
 _logger = logging.getLogger(__name__)
 
-# C2B validation answers (Daraja's C2B Register URL page, read 2025-12). The
+# C2B validation responses (Daraja's C2B Register URL page, read 2025-12). The
 # code picks the SMS the payer gets, so each rejection uses the code for
 # its own reason and never "invalid MSISDN" for a problem of ours.
 C2B_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -48,12 +48,12 @@ class MpesaTransaction(models.Model):
     suggestion_ids = fields.One2many("mpesa.suggestion", "transaction_id", string="Suggestions", readonly=True)
 
     # ------------------------------------------------------------------
-    # Validation: answered while Daraja waits, about 8 seconds at most
+    # Validation: responded to while Daraja waits, about 8 seconds at most
     # ------------------------------------------------------------------
 
     @api.model
     def _c2b_validate(self, acquirer, callback):
-        """Return the validation answer for a stored C2B validation request.
+        """Return the validation response for a stored C2B validation request.
 
         Accepts unless a rule configured on the acquirer says otherwise.
         """
@@ -150,7 +150,7 @@ class MpesaTransaction(models.Model):
         """Return the unsettled STK Push this C2B notification repeats, if any.
 
         Safaricom also notifies C2B URLs of STK payments into a PayBill, with
-        BillRefNumber set to the push's AccountReference; the notification can
+        BillRefNumber set to the push's AccountReference. The notification can
         arrive before the push's own result.
         """
         if not payment.bill_ref_number:

@@ -157,6 +157,14 @@ class PaymentAcquirer(models.Model):
         return acquirer
 
     @api.multi
+    def copy(self, default=None):
+        default = dict(default or {})
+        if self.provider == "mpesa":
+            # A copy is usually another shortcode, which needs its own journal.
+            default.setdefault("journal_id", False)
+        return super(PaymentAcquirer, self).copy(default)
+
+    @api.multi
     def action_mpesa_rotate_secret(self):
         """Replace the callback secret. Register the C2B URLs again after this."""
         for acquirer in self:
@@ -232,7 +240,7 @@ class PaymentAcquirer(models.Model):
         """Return the full callback URL of the given kind, checked against Daraja's rules.
 
         STK result URLs end with the id of our mpesa.transaction, so that a
-        result arriving before the push's own answer (which brings the
+        result arriving before the push's own response (which brings the
         CheckoutRequestID) still finds its transaction.
 
         :raise UserError: when the public base URL is missing or breaks a rule,

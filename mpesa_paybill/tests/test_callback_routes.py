@@ -1,7 +1,7 @@
 """Test the callback routes over HTTP: every body is acknowledged and stored before anything reads it.
 
 Odoo 11's HttpCase serves each request in ``registry.test_cr``, a transaction apart from
-``self.cr``, and in test mode the route processes a callback before it answers. So these
+``self.cr``, and in test mode the route processes a callback before it responds. So these
 tests read what a request wrote through ``self.registry.cursor()`` (the test cursor), and
 rely only on data committed at install: the M-Pesa acquirer and its callback secret.
 """

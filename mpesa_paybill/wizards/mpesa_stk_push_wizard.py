@@ -143,7 +143,7 @@ class MpesaStkPushWizard(models.TransientModel):
         if self.sale_order_id:
             self.sale_order_id.payment_tx_id = payment_tx
         # Commit before the request leaves: Daraja may deliver the result
-        # callback before its synchronous answer reaches us, and the callback
+        # callback before its synchronous response reaches us, and the callback
         # must find this transaction. Tests run inside one transaction that
         # is rolled back at the end, so they skip the commit.
         if not getattr(threading.current_thread(), "testing", False):
