@@ -1,3 +1,4 @@
 from . import test_stk_push
 from . import test_c2b
 from . import test_callback_routes
+from . import test_access
