@@ -41,7 +41,7 @@ Install it with pyenv ('pyenv install 3.7.16') or put python3.7 on PATH, then ru
 
     # The stamp records what the venv was built from; a change to the lock
     # file or to the interpreter rebuilds it.
-    wanted="$("$python" -c 'import sys; print(sys.version)' | head -n 1) $(sha256sum "$lock" | cut -d' ' -f1)"
+    wanted="$("$python" -c 'import sys; print(sys.version.split()[0])') $(sha256sum "$lock" | cut -d' ' -f1)"
     stamp="$venv/.mpesa-paybill-stamp"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && [ -x "$venv/bin/python" ]; then
         say "virtualenv is up to date ($venv)"
@@ -57,6 +57,26 @@ Install it with pyenv ('pyenv install 3.7.16') or put python3.7 on PATH, then ru
         2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2) \
         || fail "pip could not install $lock. Check that PyPI is reachable, then run this again."
     echo "$wanted" > "$stamp"
+}
+
+# Odoo 11 compiles the web client's stylesheets with lessc at run time;
+# without it every page is served unstyled. less 3.0.4 is the release line
+# Odoo 11 was built against, installed from the npm registry into .venv.
+LESS_VERSION=3.0.4
+
+ensure_lessc() {
+    local lessc="$venv/less/node_modules/.bin/lessc"
+    if [ -x "$lessc" ] && "$lessc" --version 2>/dev/null | grep -q "lessc $LESS_VERSION"; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        say "warning: npm not found, so lessc $LESS_VERSION is not installed and make run serves Odoo"
+        say "without styles. Install Node.js with npm, then run this again. Tests do not need it."
+        return 0
+    fi
+    say "installing lessc $LESS_VERSION for Odoo's stylesheets"
+    npm install --silent --no-audit --no-fund --prefix "$venv/less" "less@$LESS_VERSION" >/dev/null \
+        || fail "npm could not install less@$LESS_VERSION. Check that the npm registry is reachable, then run this again."
 }
 
 ensure_postgresql() {
@@ -93,5 +113,6 @@ ensure_postgresql() {
 
 start=$(date +%s)
 ensure_venv
+ensure_lessc
 ensure_postgresql
 say "ready in $(( $(date +%s) - start )) s"

@@ -23,7 +23,8 @@ without_demo = False
 CONF
 }
 
-odoo() { "$python" "$root/tools/odoo-bin" "$@"; }
+# lessc from .venv comes first on PATH, ahead of any other on the machine.
+odoo() { PATH="$venv/less/node_modules/.bin:$PATH" "$python" "$root/tools/odoo-bin" "$@"; }
 
 # Create a database whose company is Kenyan and keeps its books in KES, then
 # install mpesa_paybill into it: create_kenyan_db CONFIG DATABASE LOGFILE [ODOO OPTION...]

@@ -22,6 +22,12 @@ else
         || { echo "run: install failed; see $logs/run-install.log" >&2; dropdb --if-exists "$db"; exit 1; }
 fi
 
+currency=$(psql -d "$db" -tAc "SELECT c.name FROM res_company co JOIN res_currency c ON c.id = co.currency_id ORDER BY co.id LIMIT 1")
+if [ "$currency" != "KES" ]; then
+    echo "run: warning: the books of $db are in $currency, so Pay via M-Pesa rejects its documents." >&2
+    echo "run: start over with a KES database: dropdb $db, then make run again." >&2
+fi
+
 sandbox_pid=""
 odoo_pid=""
 stop_all() {

@@ -41,6 +41,7 @@ class MpesaTransaction(models.Model):
             ("failed", "Not paid"),
             ("set_aside", "Set aside"),
         ],
+        string="Status",
         default="draft",
         required=True,
         readonly=True,
@@ -57,6 +58,7 @@ class MpesaTransaction(models.Model):
     checkout_request_id = fields.Char(string="CheckoutRequestID", readonly=True, index=True, copy=False)
     merchant_request_id = fields.Char(string="MerchantRequestID", readonly=True, copy=False)
     phone = fields.Char(
+        string="Full number",
         readonly=True,
         groups="account.group_account_invoice",
         help="Payer's number as Daraja sent it: 12 digits, masked or SHA-256 hashed.",
@@ -72,7 +74,7 @@ class MpesaTransaction(models.Model):
     transaction_time = fields.Datetime(readonly=True)
     result_code = fields.Char(readonly=True)
     result_desc = fields.Char(string="Daraja result", readonly=True)
-    result_message = fields.Char(string="Status", readonly=True,
+    result_message = fields.Char(string="Result", readonly=True,
                                  help="Daraja's result in words to repeat to the customer.")
     review_reason = fields.Text(readonly=True, track_visibility="onchange")
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True, index=True)

@@ -35,6 +35,10 @@ class MpesaReviewWizard(models.TransientModel):
         if tx:
             values["transaction_id"] = tx.id
             values["partner_id"] = tx.partner_id.id
+            # Start from the best suggestion, which the accountant confirms or changes.
+            best = tx.suggestion_ids[:1]
+            values["invoice_id"] = best.invoice_id.id
+            values["sale_order_id"] = best.sale_order_id.id
         return values
 
     @api.multi
