@@ -9,9 +9,13 @@ DAY_DB = "mpesa_paybill_day"
 
 @pytest.fixture(scope="module")
 def day():
-    """Return the summary of one business day played on a fresh copy of the test database."""
+    """Return the summary of one business day played on a fresh copy of the test database.
+
+    The summary also carries every callback the sandbox sent during the day.
+    """
     with SystemStack(db=DAY_DB) as stack:
         summary = business_day.BusinessDay(stack.rpc, stack.sandbox.base_url).run()
+        summary["callbacks"] = stack.sandbox_call("GET", "/sandbox/callbacks")["callbacks"]
     print("\n" + business_day.format_summary(summary))
     return summary
 
@@ -76,3 +80,46 @@ def test_day_review_queue(day):
     receipt, reason = day["review"][0]
     assert receipt == row(day, "C2B unknown").reference
     assert "JUMBO 55" in reason
+
+
+# Keys and JSON types of the bodies Daraja sends, from the samples of
+# Daraja's STK Push and C2B Register URL pages.
+STK_HEADER = {"MerchantRequestID": str, "CheckoutRequestID": str, "ResultCode": int, "ResultDesc": str}
+STK_ITEMS = {"Amount": (int, float), "MpesaReceiptNumber": str, "TransactionDate": int, "PhoneNumber": int}
+C2B_FIELDS = ["TransactionType", "TransID", "TransTime", "TransAmount", "BusinessShortCode", "BillRefNumber",
+              "InvoiceNumber", "OrgAccountBalance", "ThirdPartyTransID", "MSISDN", "FirstName", "MiddleName",
+              "LastName"]
+
+
+def sent(day, kind):
+    bodies = [callback["body"] for callback in day["callbacks"] if callback["kind"] == kind]
+    assert bodies, "the sandbox sent no %s callback during the day" % kind
+    return bodies
+
+
+def test_day_stk_bodies_shape(day):
+    """Test that every STK result of the day has Daraja's keys and JSON types."""
+    for body in sent(day, "stk"):
+        result = body["Body"]["stkCallback"]
+        paid = result.get("ResultCode") == 0
+        expected_keys = set(STK_HEADER) | ({"CallbackMetadata"} if paid else set())
+        assert set(result) == expected_keys
+        for key, kind in STK_HEADER.items():
+            assert isinstance(result[key], kind), key
+        if paid:
+            items = {item["Name"]: item["Value"] for item in result["CallbackMetadata"]["Item"]}
+            assert set(items) == set(STK_ITEMS)
+            for name, kind in STK_ITEMS.items():
+                assert isinstance(items[name], kind), name
+            assert len(str(items["TransactionDate"])) == 14
+
+
+def test_day_c2b_bodies_shape(day):
+    """Test that every C2B confirmation of the day has Daraja's keys, all strings."""
+    for body in sent(day, "c2b_confirmation"):
+        assert sorted(body) == sorted(C2B_FIELDS)
+        for key in C2B_FIELDS:
+            assert isinstance(body[key], str), key
+        assert body["TransAmount"].endswith(".00")
+        assert len(body["TransTime"]) == 14
+        assert len(body["MSISDN"]) == 64, "a v1 registration sends the SHA-256 of the number"

@@ -275,3 +275,24 @@ class TestStkWizard(MpesaCase):
         with self.assertRaises(UserError) as raised:
             wizard.action_send()
         self.assertIn("USD", raised.exception.name)
+
+
+class TestSharedToken(MpesaCase):
+
+    def test_workers_share_one_token(self):
+        """Test that two clients of one acquirer reuse one token stored in the database."""
+        self.sandbox_post("/sandbox/quirks", {"token_invalidation": True})
+        first = self.acquirer._mpesa_get_client()
+        second = self.acquirer._mpesa_get_client()
+
+        token = first.get_token()
+
+        self.assertEqual(second.get_token(), token)
+        # The cache commits in cursors of its own, which this test's snapshot cannot see.
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM mpesa_access_token WHERE token = %s", (token,))
+            self.assertEqual(cr.fetchone()[0], 1)
+        # The first client's token is still valid, so nothing invalidated it.
+        invoice = self.create_invoice(100)
+        tx = self.push(invoice)
+        self.assertEqual(tx.state, "pending")
