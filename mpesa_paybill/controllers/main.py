@@ -7,6 +7,9 @@ ones; a request with a wrong secret is still stored, for review.
 """
 import json
 import logging
+import re
+
+from werkzeug.wrappers import Response
 
 from odoo import http
 from odoo.http import request
@@ -24,6 +27,26 @@ ROUTE = CALLBACK_PREFIX + "<int:acquirer_id>/<string:secret>/"
 STK_ACK = {"ResultCode": 0, "ResultDesc": "Accepted"}
 CONFIRMATION_ACK = {"ResultCode": 0, "ResultDesc": "Success"}
 VALIDATION_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
+
+# Daraja's bodies are about 1 KB. Larger ones are not Daraja's: only their
+# first bytes are kept, so that nobody can fill the database through a URL.
+MAX_BODY_BYTES = 64 * 1024
+KEPT_BYTES_OF_LARGE_BODY = 4096
+
+
+class _SecretFilter(logging.Filter):
+    """Hide the callback secret in werkzeug's access log lines."""
+
+    _secret = re.compile(r"(%s\d+/)[^/\s]+" % re.escape(CALLBACK_PREFIX))
+
+    def filter(self, record):
+        message = record.getMessage()
+        if CALLBACK_PREFIX in message:
+            record.msg, record.args = self._secret.sub(r"\1***", message), ()
+        return True
+
+
+logging.getLogger("werkzeug").addFilter(_SecretFilter())
 
 
 def _get_request(root, httprequest, _original=http.Root.get_request):
@@ -48,7 +71,16 @@ class MpesaCallbackController(http.Controller):
 
     def _store(self, kind, acquirer_id, secret, transaction_hint=None):
         """Store the raw body first; return (callback id, acquirer or None, secret valid)."""
-        body = request.httprequest.get_data(as_text=True)
+        length = request.httprequest.content_length or 0
+        if length > MAX_BODY_BYTES:
+            head = request.httprequest.stream.read(KEPT_BYTES_OF_LARGE_BODY).decode("utf-8", "replace")
+            body = "[body of %d bytes, over the %d-byte limit; first %d bytes kept]\n%s" % (
+                length, MAX_BODY_BYTES, KEPT_BYTES_OF_LARGE_BODY, head)
+            _logger.warning("M-Pesa %s callback of %d bytes truncated before storing", kind, length)
+        else:
+            body = request.httprequest.get_data(as_text=True)
+        # PostgreSQL text cannot hold NUL characters; keep them visible instead of failing to store.
+        body = body.replace("\x00", "\\x00")
         acquirer = request.env["payment.acquirer"].sudo().browse(acquirer_id).exists()
         if acquirer and acquirer.provider != "mpesa":
             acquirer = None
@@ -79,8 +111,8 @@ class MpesaCallbackController(http.Controller):
             # Without a stored body there is nothing to process, so a response
             # with an error code lets Daraja (or the operator) deliver it again.
             _logger.exception("M-Pesa %s callback could not be stored", kind)
-            return request.make_response(json.dumps({"ResultCode": 1, "ResultDesc": "Not stored"}),
-                                         headers=[("Content-Type", "application/json")], status=500)
+            return Response(json.dumps({"ResultCode": 1, "ResultDesc": "Not stored"}),
+                            status=500, content_type="application/json")
         self._dispatch(callback_id)
         return self._json(ack)
 
@@ -100,8 +132,12 @@ class MpesaCallbackController(http.Controller):
         try:
             callback_id, acquirer, secret_valid = self._store("c2b_validation", acquirer_id, secret)
             if secret_valid:
-                answer = request.env["mpesa.transaction"].sudo()._c2b_validate(
-                    acquirer, request.env["mpesa.callback"].sudo().browse(callback_id))
+                answer, reason = request.env["mpesa.transaction"].sudo()._c2b_validate(
+                    acquirer, request.httprequest.get_data(as_text=True))
+                request.env["mpesa.callback"].sudo()._set_result(callback_id, "processed", reason)
+            else:
+                request.env["mpesa.callback"].sudo()._set_result(
+                    callback_id, "review", "Wrong secret or unknown acquirer; accepted without checks.")
         except Exception:
             # An error of ours must not turn a customer's payment away, and
             # must never be reported as "invalid MSISDN": accept, and let the

@@ -4,10 +4,10 @@ Customers type the account number on a SIM menu: in any case, with or
 without the ``/``, ``-`` and spaces of the printed reference, sometimes one
 character off, sometimes with only its digits. The index below is built
 once from the open documents. Matching a payment then costs a few lookups
-per character of its reference plus one step per document found, and with
-sequential numbers the documents one character off a number grow with
-their count: about 60 for 1,000 open invoices, 100 for 10,000
-(bench/run.py measures it).
+per character of its reference plus one step per document found. With
+sequential numbers, the documents one character off a number grow with
+their count: bench/run.py finds about 60 per payment among 1,000 open
+invoices and 100 among 10,000.
 
 Scores add up from independent pieces of evidence; only a reference match
 can make a payment confident, so an amount or a phone number never posts a
@@ -40,6 +40,8 @@ CONFIDENT_MARGIN = 20
 
 MIN_DIGITS = 3
 MIN_FUZZY_LENGTH = 5
+# Shorter references ("1", "A2") are too common to identify a document.
+MIN_REFERENCE_LENGTH = 4
 
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")
 
@@ -127,7 +129,7 @@ class MatchIndex(object):
 
         for reference in references:
             key = reference_key(reference)
-            if not key:
+            if len(key) < MIN_REFERENCE_LENGTH:
                 continue
             self._exact[key].add(slot)
             digits = digits_key(key)
@@ -231,9 +233,9 @@ class MatchIndex(object):
 
         if len(key) < MIN_FUZZY_LENGTH:
             return
-        # Every document sharing a one-deletion form with the key is one
-        # character off it; the union is built in C, then the documents
-        # already matched more strongly are taken out.
+        # Every document that shares a one-deletion form with the key is one
+        # character off it. The union is built in C, and the documents
+        # already matched more strongly are then taken out.
         deleted = self._deleted
         near = set(deleted.get(key, ()))
         for probe in _deletions(key):

@@ -86,6 +86,17 @@ class MpesaCallback(models.Model):
             )
             return cr.fetchone()[0]
 
+    @api.model
+    def _set_result(self, callback_id, state, reason):
+        """Record the outcome of a callback handled inside its request, in a cursor of its own."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                """UPDATE mpesa_callback SET state = %s, reason = %s, attempts = attempts + 1,
+                          write_date = now() at time zone 'UTC'
+                   WHERE id = %s""",
+                (state, reason, callback_id),
+            )
+
     def _payload(self):
         """Return the body as a dict, or None when it is not a JSON object."""
         self.ensure_one()

@@ -56,6 +56,14 @@ class MpesaReconcile(models.AbstractModel):
         if tx.payment_ids:
             return tx.payment_ids
         invoices = self.env["account.invoice"]
+        if invoice and invoice.state != "open":
+            # Paid (or cancelled) another way meanwhile: the money stays on
+            # the customer's account as credit instead of failing to post.
+            tx.message_post(body=_("Invoice %(invoice)s was %(state)s when the payment arrived; "
+                                   "the payment is kept as customer credit.") % {
+                "invoice": invoice.display_name, "state": invoice.state})
+            partner = partner or invoice.partner_id
+            invoice = None
         if invoice:
             invoices = invoice
         elif order:
@@ -69,7 +77,7 @@ class MpesaReconcile(models.AbstractModel):
         tx.write({
             "state": "done",
             "partner_id": partner.commercial_partner_id.id,
-            "invoice_id": (invoice or invoices[:1]).id if invoices else tx.invoice_id.id,
+            "invoice_id": invoices[:1].id or tx.invoice_id.id,
             "sale_order_id": order.id if order else tx.sale_order_id.id,
             "review_reason": False,
         })
@@ -170,15 +178,17 @@ class MpesaReconcile(models.AbstractModel):
         index = MatchIndex()
         cr = self.env.cr
         companies = tuple(company_ids) or (0,)
+        # The invoice's free-text description (name) is not a reference
+        # customers are given, so it is left out.
         cr.execute(
-            """SELECT id, number, reference, origin, name, commercial_partner_id, residual
+            """SELECT id, number, reference, origin, commercial_partner_id, residual
                FROM account_invoice
                WHERE type = 'out_invoice' AND state = 'open' AND company_id IN %s""",
             (companies,),
         )
-        for invoice_id, number, reference, origin, name, partner_id, residual in cr.fetchall():
-            target = Target("account.invoice", invoice_id, number or name, partner_id, residual or 0.0)
-            index.add_target(target, [number, reference, origin, name])
+        for invoice_id, number, reference, origin, partner_id, residual in cr.fetchall():
+            target = Target("account.invoice", invoice_id, number, partner_id, residual or 0.0)
+            index.add_target(target, [number, reference, origin])
 
         # Orders already invoiced are reached through their invoices (whose
         # origin is the order name), so only orders still to invoice count.

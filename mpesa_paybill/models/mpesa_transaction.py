@@ -91,6 +91,13 @@ class MpesaTransaction(models.Model):
     callback_ids = fields.One2many("mpesa.callback", "transaction_id", string="Raw callbacks", readonly=True,
                                    groups="account.group_account_invoice")
     request_sent_at = fields.Datetime(readonly=True)
+    result_source = fields.Selection(
+        [("callback", "Result callback"), ("query", "Status query"), ("c2b", "C2B notification")],
+        string="Result from",
+        readonly=True,
+        help="Where the result came from. Only a failure found by a status query "
+             "can still be overturned by a paid result callback.",
+    )
 
     _sql_constraints = [
         # Each receipt is posted at most once per shortcode; PostgreSQL lets
@@ -190,7 +197,17 @@ class MpesaTransaction(models.Model):
             ) % result.checkout_request_id)
         tx._lock()
         callback.transaction_id = tx
-        if tx.state in FINAL_STATES or tx.state == "received":
+        if result.paid and not result.receipt:
+            return callback._mark("review", _(
+                "Daraja reported the request %s paid but sent no MpesaReceiptNumber; nothing was posted. "
+                "Find the receipt in the M-Pesa statement.") % daraja.mask_reference(result.checkout_request_id), tx)
+        known_receipts = {tx.receipt, tx.linked_transaction_id.receipt} - {False}
+        if result.paid and known_receipts and result.receipt not in known_receipts:
+            return tx._record_second_payment(result, callback)
+        # A failure found by a status query may be wrong (Daraja's query has
+        # reported paid requests as failed), so a paid result still counts.
+        overrides_query = result.paid and tx.state == "failed" and tx.result_source == "query"
+        if (tx.state in FINAL_STATES or tx.state == "received") and not overrides_query:
             return callback._mark("processed", _("Repeated delivery; the transaction was already settled."), tx)
         if result.paid:
             tx._apply_stk_success(result, callback)
@@ -198,6 +215,37 @@ class MpesaTransaction(models.Model):
             tx._apply_stk_failure(result.result_code, result.result_desc)
             callback._mark("processed", transaction=tx)
         return True
+
+    def _record_second_payment(self, result, callback):
+        """Keep a second receipt for an STK Push that another payment already settled."""
+        self.ensure_one()
+        reason = _(
+            "Second payment %(receipt)s of %(amount)s for the STK Push already settled by %(settled)s; "
+            "nothing was posted. Refund it or assign it to the customer as credit."
+        ) % {"receipt": result.receipt, "amount": result.amount,
+             "settled": self.receipt or self.linked_transaction_id.receipt}
+        if self._find_by_receipt(self.acquirer_id, result.receipt):
+            return callback._mark("processed", _("Repeated delivery of %s.") % result.receipt, self)
+        extra = self.create({
+            "channel": "stk",
+            "acquirer_id": self.acquirer_id.id,
+            "shortcode": self.shortcode,
+            "receipt": result.receipt,
+            "amount": float(result.amount or 0),
+            "currency_id": self.currency_id.id,
+            "phone": result.phone,
+            "phone_masked": daraja.mask_msisdn(result.phone) if result.phone else False,
+            "phone_kind": "plain" if result.phone else "missing",
+            "account_reference": self.account_reference,
+            "partner_id": self.partner_id.id,
+            "linked_transaction_id": self.id,
+            "result_code": result.result_code,
+            "result_source": "callback",
+            "state": "review",
+            "review_reason": reason,
+        })
+        self.message_post(body=reason)
+        return callback._mark("review", reason, extra)
 
     def _apply_stk_success(self, result, callback):
         self.ensure_one()
@@ -224,7 +272,7 @@ class MpesaTransaction(models.Model):
         twin = self._find_by_receipt(self.acquirer_id, result.receipt)
         if twin:
             return self._apply_stk_twin(twin, vals, callback)
-        self.write(dict(vals, state="received"))
+        self.write(dict(vals, state="received", result_source="callback"))
         self.env["mpesa.reconcile"]._settle_stk(self)
         callback._mark("processed", transaction=self)
         _logger.info("STK Push paid: receipt %s, mpesa.transaction %s, phone %s",
@@ -244,7 +292,7 @@ class MpesaTransaction(models.Model):
         self.message_post(body=_("Paid; posted through the C2B notification %s.") % twin.receipt)
         callback._mark("processed", transaction=self)
 
-    def _apply_stk_failure(self, result_code, result_desc):
+    def _apply_stk_failure(self, result_code, result_desc, source="callback"):
         self.ensure_one()
         message = daraja.stk_result_message(result_code)
         self.write({
@@ -252,6 +300,7 @@ class MpesaTransaction(models.Model):
             "result_code": result_code,
             "result_desc": result_desc,
             "result_message": message,
+            "result_source": source,
         })
         tx = self.payment_transaction_id.sudo()
         if tx:
@@ -286,7 +335,7 @@ class MpesaTransaction(models.Model):
             if tx.state != "pending" or answer.status == "pending":
                 continue
             if answer.status == "failed":
-                tx._apply_stk_failure(answer.result_code, answer.result_desc)
+                tx._apply_stk_failure(answer.result_code, answer.result_desc, source="query")
             else:
                 # The query has no receipt or amount, so a paid request waits
                 # for its callback or its C2B notification to be posted.

@@ -263,6 +263,13 @@ class PaymentAcquirer(models.Model):
             })
         return url
 
+    def _mpesa_receiving_shortcode(self):
+        """Return the PayBill, or for a Till the till number, that customers pay into."""
+        self.ensure_one()
+        if self.mpesa_shortcode_type == "till":
+            return self.mpesa_till_number
+        return self.mpesa_shortcode
+
     @api.multi
     def action_mpesa_register_c2b_urls(self):
         """Register this shortcode's C2B validation and confirmation URLs with Daraja.
@@ -272,7 +279,7 @@ class PaymentAcquirer(models.Model):
         """
         self.ensure_one()
         acquirer = self.sudo()
-        shortcode = acquirer.mpesa_till_number if acquirer.mpesa_shortcode_type == "till" else acquirer.mpesa_shortcode
+        shortcode = acquirer._mpesa_receiving_shortcode()
         client = acquirer._mpesa_get_client()
         try:
             response = client.c2b_register_url(

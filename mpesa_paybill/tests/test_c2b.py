@@ -1,3 +1,5 @@
+import json
+
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
@@ -263,32 +265,29 @@ class TestC2BValidation(C2BCase):
         outcome = self.sandbox_post("/sandbox/c2b/pay", {
             "ShortCode": "600000", "MSISDN": OTHER_PHONE, "Amount": amount, "BillRefNumber": reference})
         body = dict(outcome["confirmation"]["body"], OrgAccountBalance="")
-        callback = self.env["mpesa.callback"].create({
-            "kind": "c2b_validation", "body": __import__("json").dumps(body),
-            "acquirer_id": self.acquirer.id, "secret_valid": True})
-        return self.env["mpesa.transaction"]._c2b_validate(self.acquirer, callback), callback
+        return self.env["mpesa.transaction"]._c2b_validate(self.acquirer, json.dumps(body))
 
     def test_accepts_by_default(self):
         """Test that validation accepts any payment when no rule is set."""
-        answer, callback = self.validate("ANYTHING", 10)
+        answer, reason = self.validate("ANYTHING", 10)
         self.assertEqual(answer, {"ResultCode": "0", "ResultDesc": "Accepted"})
-        self.assertEqual(callback.state, "processed")
+        self.assertEqual(reason, "Accepted.")
 
     def test_rejects_unknown_account(self):
         """Test that the unknown-account rule answers C2B00012, and known references pass."""
         self.acquirer.mpesa_c2b_reject_unknown = True
         invoice = self.create_invoice(100)
-        answer, callback = self.validate("NOSUCHREF", 100)
+        answer, reason = self.validate("NOSUCHREF", 100)
         self.assertEqual(answer["ResultCode"], "C2B00012")
-        self.assertIn("NOSUCHREF", callback.reason)
-        answer, _callback = self.validate(invoice.number.lower(), 100)
+        self.assertIn("NOSUCHREF", reason)
+        answer, _reason = self.validate(invoice.number.lower(), 100)
         self.assertEqual(answer["ResultCode"], "0")
 
     def test_rejects_amount_out_of_bounds(self):
         """Test that amounts outside the configured bounds are answered C2B00013."""
         self.acquirer.write({"mpesa_c2b_min_amount": 50, "mpesa_c2b_max_amount": 1000})
         for amount, code in ((49, "C2B00013"), (50, "0"), (1000, "0"), (1001, "C2B00013")):
-            answer, _callback = self.validate("X", amount)
+            answer, _reason = self.validate("X", amount)
             self.assertEqual(answer["ResultCode"], code, amount)
             self.assertNotEqual(answer["ResultCode"], "C2B00011", "never 'invalid MSISDN' for our own rule")
 

@@ -4,7 +4,7 @@ import re
 import threading
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from .. import daraja
 
@@ -48,7 +48,7 @@ class MpesaStkPushWizard(models.TransientModel):
         if not document:
             return values
         partner = document.partner_id
-        due = invoice.residual if invoice else max(order.amount_total - order.mpesa_amount_paid, 0.0)
+        due = self._amount_due(document)
         acquirer = self.env["payment.acquirer"].search(
             [("provider", "=", "mpesa"), ("company_id", "=", document.company_id.id)], limit=1)
         values.update({
@@ -64,11 +64,35 @@ class MpesaStkPushWizard(models.TransientModel):
     def _document(self):
         return self.sale_order_id or self.invoice_id
 
+    @api.model
+    def _amount_due(self, document):
+        """Return what is still to pay on an invoice or order, computed on the server."""
+        if document._name == "account.invoice":
+            return document.residual
+        invoices = document.invoice_ids.filtered(lambda i: i.type == "out_invoice" and i.state in ("open", "paid"))
+        if invoices:
+            # Invoiced orders are paid through their invoices, by any means.
+            uninvoiced = document.amount_total - sum(invoices.mapped("amount_total"))
+            return max(sum(invoices.mapped("residual")) + max(uninvoiced, 0.0), 0.0)
+        return max(document.amount_total - document.mpesa_amount_paid, 0.0)
+
     def _check_request(self):
         """Return the normalised MSISDN, or raise UserError naming the value and the fix."""
         document = self._document()
         if not document:
             raise UserError(_("Open Pay via M-Pesa from a quotation, an order or an invoice."))
+        user = self.env.user
+        if not (user.has_group("sales_team.group_sale_salesman") or user.has_group("account.group_account_invoice")):
+            raise AccessError(_("Only salespeople and accountants can request M-Pesa payments."))
+        document.check_access_rights("write")
+        document.check_access_rule("write")
+        pending = document.sudo().mpesa_transaction_ids.filtered(lambda t: t.state in ("draft", "pending"))
+        if pending:
+            raise UserError(_(
+                "A request of %(amount)d KES to %(phone)s for %(doc)s is still waiting for the customer. "
+                "Press Check status on it (M-Pesa tab), or wait for it to end, before sending another."
+            ) % {"amount": pending[0].requested_amount, "phone": pending[0].phone_masked,
+                 "doc": document.display_name})
         if self.sale_order_id and self.sale_order_id.state not in ("draft", "sent", "sale"):
             raise UserError(_("Order %s is %s; only quotations and confirmed orders can be paid via M-Pesa.") % (
                 self.sale_order_id.name, self.sale_order_id.state))
@@ -90,12 +114,14 @@ class MpesaStkPushWizard(models.TransientModel):
             raise UserError(_("Amount %(amount)d is outside what M-Pesa accepts in one payment: "
                               "1 to %(max)d KES. Split it into several payments.")
                             % {"amount": self.amount, "max": maximum})
-        limit = math.ceil(self.amount_due - 0.005)
+        # The amount due shown in the form comes from the browser; recompute it.
+        due = self._amount_due(document)
+        limit = math.ceil(due - 0.005)
         if self.amount > limit and not self.acquirer_id.mpesa_allow_overpayment:
             raise UserError(_(
                 "Amount %(amount)d is more than the %(due).2f due on %(doc)s. Lower it, or allow "
                 "overpayment on the M-Pesa acquirer."
-            ) % {"amount": self.amount, "due": self.amount_due, "doc": document.display_name})
+            ) % {"amount": self.amount, "due": due, "doc": document.display_name})
         try:
             return daraja.normalize_msisdn(self.phone)
         except daraja.errors.InvalidPhoneNumber as error:
@@ -127,7 +153,10 @@ class MpesaStkPushWizard(models.TransientModel):
         tx = self.env["mpesa.transaction"].sudo().create({
             "channel": "stk",
             "acquirer_id": self.acquirer_id.id,
-            "shortcode": self.acquirer_id.sudo().mpesa_shortcode,
+            # The shortcode that receives the money: for a Till that is the
+            # till, as in its C2B notifications, so that unique(shortcode,
+            # receipt) also holds between the push and its notification.
+            "shortcode": self.acquirer_id.sudo()._mpesa_receiving_shortcode(),
             "requested_amount": self.amount,
             "amount": self.amount,
             "currency_id": kes.id,
