@@ -6,7 +6,8 @@ class AccountPayment(models.Model):
 
     mpesa_transaction_id = fields.Many2one("mpesa.transaction", string="M-Pesa transaction",
                                            readonly=True, index=True, ondelete="restrict")
-    mpesa_receipt = fields.Char(related="mpesa_transaction_id.receipt", string="M-Pesa receipt",
-                                store=True, readonly=True, index=True)
-    mpesa_phone = fields.Char(related="mpesa_transaction_id.phone_masked", string="M-Pesa phone",
-                              store=True, readonly=True)
+    # Plain fields filled when the payment is created: related fields would
+    # copy the transaction's tracking and post a message on every payment.
+    mpesa_receipt = fields.Char(string="M-Pesa receipt", readonly=True, index=True, copy=False)
+    mpesa_phone = fields.Char(string="M-Pesa phone", readonly=True, copy=False,
+                              help="Payer's number, masked.")

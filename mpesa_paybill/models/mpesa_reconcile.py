@@ -51,7 +51,7 @@ class MpesaReconcile(models.AbstractModel):
         self._settle(tx, tx.invoice_id, tx.sale_order_id)
 
     @api.model
-    def _settle(self, tx, invoice=None, order=None, partner=None):
+    def _settle(self, tx, invoice=None, order=None, partner=None, note=None):
         """Post the money of ``tx`` against an invoice, an order, or a customer's account."""
         if tx.payment_ids:
             return tx.payment_ids
@@ -81,7 +81,7 @@ class MpesaReconcile(models.AbstractModel):
             "sale_order_id": order.id if order else tx.sale_order_id.id,
             "review_reason": False,
         })
-        self._note_documents(tx, invoices, order)
+        self._note_documents(tx, invoices, order, note)
         return payments
 
     @api.model
@@ -148,6 +148,8 @@ class MpesaReconcile(models.AbstractModel):
                 "payment_difference_handling": "open",
                 "payment_transaction_id": tx.payment_transaction_id.id,
                 "mpesa_transaction_id": tx.id,
+                "mpesa_receipt": tx.receipt or tx.linked_transaction_id.receipt,
+                "mpesa_phone": tx.phone_masked,
             })
             payment.post()
             payments |= payment
@@ -155,14 +157,20 @@ class MpesaReconcile(models.AbstractModel):
         return payments
 
     @api.model
-    def _note_documents(self, tx, invoices, order):
-        body = _("M-Pesa payment %(receipt)s of %(amount)s received from %(phone)s.") % {
-            "receipt": tx.receipt, "amount": tx.amount, "phone": tx.phone_masked or _("an unknown number")}
-        for document in invoices:
-            document.message_post(body=body)
-        if order:
-            order.message_post(body=body)
-        tx.message_post(body=_("Posted as %s.") % ", ".join(tx.payment_ids.mapped("name")))
+    def _note_documents(self, tx, invoices, order, note=None):
+        """Write one line in the transaction's history, and on an order that has no invoice yet.
+
+        Invoices show the payment in their payments widget already.
+        """
+        body = _("Posted as %(payments)s: %(amount)s received from %(phone)s.") % {
+            "payments": ", ".join(tx.payment_ids.mapped("name")), "amount": tx.amount,
+            "phone": tx.phone_masked or _("an unknown number")}
+        if note:
+            body = "%s %s" % (note, body)
+        tx.message_post(body=body)
+        if order and not invoices:
+            order.message_post(body=_("M-Pesa payment %(receipt)s of %(amount)s received.") % {
+                "receipt": tx.receipt, "amount": tx.amount})
 
     # ------------------------------------------------------------------
     # Matching C2B payments
@@ -228,11 +236,11 @@ class MpesaReconcile(models.AbstractModel):
             if is_confident(suggestions):
                 best = suggestions[0].target
                 document = self.env[best.model].browse(best.id)
+                note = _("Matched automatically: %s.") % "; ".join(suggestions[0].reasons)
                 if best.model == "account.invoice":
-                    self._settle(tx, invoice=document)
+                    self._settle(tx, invoice=document, note=note)
                 else:
-                    self._settle(tx, order=document)
-                tx.message_post(body=_("Matched automatically: %s.") % "; ".join(suggestions[0].reasons))
+                    self._settle(tx, order=document, note=note)
             else:
                 tx._send_to_review(suggestions)
         return True

@@ -279,8 +279,11 @@ class MpesaTransaction(models.Model):
 
     @api.multi
     def write(self, vals):
+        # Recount the queue only when a payment enters or leaves it.
+        touches_queue = "state" in vals and (
+            vals["state"] == "review" or any(tx.state == "review" for tx in self))
         result = super(MpesaTransaction, self).write(vals)
-        if "state" in vals:
+        if touches_queue:
             self._update_review_menu()
         return result
 
