@@ -59,7 +59,6 @@ def digits_key(key):
 
 _TARGET_ID = attrgetter("target.id")
 _SCORE = attrgetter("score")
-_new_suggestion = tuple.__new__
 
 # Positions of the reference reasons in an index entry.
 REASON_EXACT = 1
@@ -201,7 +200,7 @@ class MatchIndex(object):
                 reasons = [entry[reason_at]]
             else:
                 reasons = [entry[reason_at]] + extra
-            suggestions.append(_new_suggestion(Suggestion, (entry[0], score, reasons)))
+            suggestions.append(Suggestion(entry[0], score, reasons))
         # Two stable sorts with C keys give the order of one sort on
         # (-score, id), ties kept in the order the documents were found.
         suggestions.sort(key=_TARGET_ID)
@@ -219,7 +218,7 @@ class MatchIndex(object):
         return near
 
     def _match_reference(self, key, scores, found_by):
-        if not key:
+        if len(key) < MIN_REFERENCE_LENGTH:
             return
         exact = self._exact.get(key, ())
         scores.update(dict.fromkeys(exact, SCORE_EXACT))
@@ -231,7 +230,10 @@ class MatchIndex(object):
             scores.update(dict.fromkeys(by_digits, SCORE_DIGITS))
             found_by.update(dict.fromkeys(by_digits, REASON_DIGITS))
 
-        if len(key) < MIN_FUZZY_LENGTH:
+        # A reference that already matches exactly or by its digits needs no
+        # neighbours one character off: they score at most 70 and could not
+        # change whether the payment is posted, only crowd the suggestions.
+        if len(key) < MIN_FUZZY_LENGTH or scores:
             return
         # Every document that shares a one-deletion form with the key is one
         # character off it. The union is built in C, and the documents

@@ -1,3 +1,4 @@
+import gc
 import logging
 
 from odoo import _, api, fields, models
@@ -185,6 +186,19 @@ class MpesaReconcile(models.AbstractModel):
         """
         index = MatchIndex()
         cr = self.env.cr
+        # Building creates hundreds of thousands of small objects; the cyclic
+        # garbage collector would scan them again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._fill_index(index, cr, company_ids)
+        finally:
+            if collecting:
+                gc.enable()
+        return index
+
+    @api.model
+    def _fill_index(self, index, cr, company_ids):
         companies = tuple(company_ids) or (0,)
         # The invoice's free-text description (name) is not a reference
         # customers are given, so it is left out.
@@ -224,7 +238,6 @@ class MpesaReconcile(models.AbstractModel):
         )
         for partner_id, msisdn in cr.fetchall():
             index.add_partner_phone(partner_id, msisdn)
-        return index
 
     @api.model
     def _match_and_settle(self, txs, index=None):

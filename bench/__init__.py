@@ -1,0 +1,1 @@
+"""Benchmarks of C2B matching and payment posting; run ``python bench/run.py``."""
