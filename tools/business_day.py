@@ -50,12 +50,12 @@ class BusinessDay(object):
     def sandbox(self, path, payload=None, method="POST"):
         response = requests.request(method, self.sandbox_url + path, json=payload, timeout=15)
         if response.status_code >= 300:
-            raise RuntimeError("sandbox %s %s answered HTTP %s: %s" % (
+            raise RuntimeError("sandbox %s %s returned HTTP %s: %s" % (
                 method, path, response.status_code, response.text[:300]))
         return response.json()
 
     def phone_number(self):
-        # Valid-looking Safaricom numbers that belong to nobody we know of.
+        # Random valid-looking Safaricom numbers; no demo customer has them.
         return "2547%08d" % self.random.randint(0, 99999999)
 
     # Documents --------------------------------------------------------
@@ -187,7 +187,7 @@ class BusinessDay(object):
                              self.describe(tx)))
 
     def stk_no_answer(self, customer, product_id):
-        """The customer does not answer and the result never arrives; the status cron settles it."""
+        """Send a push the customer ignores and whose result is lost, then let the status cron settle it."""
         partner_id, phone = customer
         invoice_id = self.invoice(partner_id, product_id, 3100)
         self.sandbox("/sandbox/quirks", {"drop_callbacks": True})
@@ -205,7 +205,7 @@ class BusinessDay(object):
                              outcome))
 
     def stk_echoed(self, customer, product_id):
-        """An STK payment into the PayBill that Safaricom also notifies as C2B."""
+        """Pay an STK Push into the PayBill that Safaricom also notifies as C2B."""
         partner_id, phone = customer
         invoice_id = self.invoice(partner_id, product_id, 5600)
         self.sandbox("/sandbox/phones/%s" % phone, {"behaviour": "pay"})
@@ -241,7 +241,7 @@ class BusinessDay(object):
                  invoice_id)
 
     def c2b_mistyped(self, customer, product_id):
-        """One character off, typed without the slashes, from the customer's own phone."""
+        """Pay with the invoice number one character off, without slashes, from the customer's phone."""
         partner_id, phone = customer
         invoice_id = self.invoice(partner_id, product_id, 800)
         number = self.document_name("account.invoice", invoice_id).replace("/", "")

@@ -37,8 +37,8 @@ def main():
                 mpesa_public_url=args.odoo_url,
             ))
             acquirer._mpesa_ensure_journal()
-            # The sandbox forgets registrations without its data file, and
-            # re-registering is allowed there, so every start registers.
+            # The sandbox keeps registrations only in its data file, and allows
+            # registering again, so every start registers.
             acquirer.action_mpesa_register_c2b_urls()
     print("run: M-Pesa acquirer uses the sandbox at %s; callbacks go to %s" % (args.sandbox_url, args.odoo_url))
 
