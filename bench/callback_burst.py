@@ -1,7 +1,7 @@
 """Measure how fast a real Odoo acknowledges a burst of C2B confirmations.
 
 Daraja waits for each acknowledgement, and posting one payment costs about
-a quarter of a second, so the routes only store the body and answer; a
+a quarter of a second, so the routes only store the body and acknowledge it, and a
 worker thread posts afterwards. This sends N confirmations from C parallel
 senders to a real Odoo server (a copy of the test database, served with
 --workers 0 as `make run` does) and prints the acknowledgement times and
