@@ -178,8 +178,12 @@ class OdooServer(object):
             "--http-port", str(self.port), "--db-filter", "^%s$" % self.db,
             "--workers", "0", "--max-cron-threads", "0", "--logfile", self.log_path,
         ]
+        # The project's lessc first, as tools/common.sh does for make run.
+        environment = dict(os.environ)
+        environment["PATH"] = os.pathsep.join([os.path.join(ROOT, ".venv", "less", "node_modules", ".bin"),
+                                               environment.get("PATH", "")])
         with open(self.console_path, "w") as console:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, env=environment,
                                             stdout=console, stderr=subprocess.STDOUT)
         _logger.info("Started Odoo (pid %s) on %s for database %s", self.process.pid, self.base_url, self.db)
         try:

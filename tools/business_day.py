@@ -344,6 +344,13 @@ def main(argv=None):
     parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
     args = parser.parse_args(argv)
 
+    for name, url in (("Odoo", args.odoo_url + "/web/login"), ("the Daraja sandbox", args.sandbox_url + "/sandbox/")):
+        try:
+            requests.get(url, timeout=5)
+        except requests.RequestException:
+            print("%s is not answering at %s. Start `make run` in another terminal first." % (name, url),
+                  file=sys.stderr)
+            return 1
     rpc = OdooRpc(args.odoo_url)
     rpc.authenticate(args.database, args.login, args.password)
     summary = BusinessDay(rpc, args.sandbox_url).run()

@@ -202,11 +202,14 @@ class MpesaReconcile(models.AbstractModel):
         companies = tuple(company_ids) or (0,)
         # The invoice's free-text description (name) is not a reference
         # customers are given, so it is left out.
+        # M-Pesa pays in KES only, so documents in other currencies are left out.
+        kes = self.env.ref("base.KES").id
         cr.execute(
             """SELECT id, number, reference, origin, commercial_partner_id, residual
                FROM account_invoice
-               WHERE type = 'out_invoice' AND state = 'open' AND company_id IN %s""",
-            (companies,),
+               WHERE type = 'out_invoice' AND state = 'open' AND company_id IN %s
+                 AND currency_id = %s""",
+            (companies, kes),
         )
         for invoice_id, number, reference, origin, partner_id, residual in cr.fetchall():
             target = Target("account.invoice", invoice_id, number, partner_id, residual or 0.0)
@@ -219,15 +222,16 @@ class MpesaReconcile(models.AbstractModel):
                       so.amount_total - COALESCE(paid.amount, 0)
                FROM sale_order so
                JOIN res_partner partner ON partner.id = so.partner_id
+               JOIN product_pricelist pricelist ON pricelist.id = so.pricelist_id
                LEFT JOIN (SELECT sale_order_id, SUM(amount) AS amount FROM mpesa_transaction
                           WHERE state = 'done' AND sale_order_id IS NOT NULL
                                 AND linked_transaction_id IS NULL
                           GROUP BY sale_order_id) paid ON paid.sale_order_id = so.id
-               WHERE so.company_id IN %s
+               WHERE so.company_id IN %s AND pricelist.currency_id = %s
                  AND (so.state IN ('draft', 'sent')
                       OR (so.state = 'sale' AND so.invoice_status IN ('to invoice', 'no')))
                  AND so.amount_total - COALESCE(paid.amount, 0) > 0""",
-            (companies,),
+            (companies, kes),
         )
         for order_id, name, client_ref, partner_id, due in cr.fetchall():
             index.add_target(Target("sale.order", order_id, name, partner_id, due), [name, client_ref])

@@ -92,16 +92,18 @@ class MpesaTransaction(models.Model):
         self.env.cr.execute(
             """SELECT 1 FROM account_invoice
                WHERE type = 'out_invoice' AND state = 'open' AND company_id = %(company)s
+                 AND currency_id = %(kes)s
                  AND %(key)s IN (regexp_replace(upper(coalesce(number, '')), '[^0-9A-Z]', '', 'g'),
                                  regexp_replace(upper(coalesce(reference, '')), '[^0-9A-Z]', '', 'g'),
                                  regexp_replace(upper(coalesce(origin, '')), '[^0-9A-Z]', '', 'g'))
                UNION ALL
-               SELECT 1 FROM sale_order
-               WHERE state IN ('draft', 'sent', 'sale') AND company_id = %(company)s
-                 AND %(key)s IN (regexp_replace(upper(name), '[^0-9A-Z]', '', 'g'),
-                                 regexp_replace(upper(coalesce(client_order_ref, '')), '[^0-9A-Z]', '', 'g'))
+               SELECT 1 FROM sale_order so JOIN product_pricelist pricelist ON pricelist.id = so.pricelist_id
+               WHERE so.state IN ('draft', 'sent', 'sale') AND so.company_id = %(company)s
+                 AND pricelist.currency_id = %(kes)s
+                 AND %(key)s IN (regexp_replace(upper(so.name), '[^0-9A-Z]', '', 'g'),
+                                 regexp_replace(upper(coalesce(so.client_order_ref, '')), '[^0-9A-Z]', '', 'g'))
                LIMIT 1""",
-            {"company": acquirer.company_id.id, "key": key},
+            {"company": acquirer.company_id.id, "key": key, "kes": self.env.ref("base.KES").id},
         )
         return bool(self.env.cr.fetchone())
 

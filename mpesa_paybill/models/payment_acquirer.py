@@ -183,7 +183,7 @@ class PaymentAcquirer(models.Model):
                 continue
             vals = acquirer._prepare_account_journal_vals()
             vals.update({
-                "name": _("M-Pesa %s") % (acquirer.mpesa_shortcode or acquirer.name),
+                "name": _("M-Pesa %s") % acquirer.mpesa_shortcode if acquirer.mpesa_shortcode else acquirer.name,
                 "code": acquirer._mpesa_free_journal_code(),
                 "inbound_payment_method_ids": [(6, 0, [self.env.ref("account.account_payment_method_manual_in").id])],
             })

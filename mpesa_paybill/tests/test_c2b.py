@@ -393,3 +393,17 @@ class TestReviewQueue(C2BCase):
         self.queued(10, "NOPE1")
         waiting = self.env["mpesa.transaction"].search_count([("state", "=", "review")])
         self.assertEqual(menu.with_context(lang=None).name, "To Review (%s)" % waiting)
+
+
+class TestC2BCurrency(C2BCase):
+
+    @mute_logger("odoo.addons.mpesa_paybill.models.mpesa_transaction_c2b")
+    def test_foreign_invoice_never_matched(self):
+        """Test that a payment naming an invoice in another currency is not posted to it."""
+        usd = self.env.ref("base.USD")
+        usd.active = True
+        invoice = self.create_invoice(100, currency=usd)
+        tx, _body = self.c2b_pay(invoice.number, 100, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "review")
+        self.assertNotIn(invoice, tx.suggestion_ids.mapped("invoice_id"))
+        self.assertEqual(invoice.state, "open")
