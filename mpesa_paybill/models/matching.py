@@ -42,8 +42,13 @@ MIN_DIGITS = 3
 MIN_FUZZY_LENGTH = 5
 # Shorter references ("1", "A2") are too common to identify a document.
 MIN_REFERENCE_LENGTH = 4
+# Neighbours one character off, without other evidence, kept as suggestions.
+MAX_FUZZY_SAMPLE = 10
+# Customers a masked number may fit and still bring their documents in as suggestions.
+MAX_MASK_PARTNERS = 3
 
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")
+_MASK_CHARACTERS = re.compile(r"^[0-9*]+$")
 
 
 def reference_key(text):
@@ -103,6 +108,8 @@ class MatchIndex(object):
         self._entries = []
         # Slots whose amount due is not a finite number, compared one by one.
         self._odd_amounts = set()
+        # Per slot: the reference keys long enough to be one character off.
+        self._fuzzy_keys = defaultdict(list)
 
     def add_target(self, target, references):
         """Index ``target`` under each of its references (number, customer reference...)."""
@@ -135,6 +142,7 @@ class MatchIndex(object):
             if digits:
                 self._digits[digits].add(slot)
             if len(key) >= MIN_FUZZY_LENGTH:
+                self._fuzzy_keys[slot].append(key)
                 self._deleted[key].add(slot)
                 for deleted in _deletions(key):
                     self._deleted[deleted].add(slot)
@@ -155,10 +163,12 @@ class MatchIndex(object):
         if kind == "masked" and msisdn:
             # Masks show the last digits ("2547 ***** 126"), so only numbers
             # ending with them are compared in full.
-            suffix = msisdn.replace(" ", "")[-3:]
+            fits = _mask_test(msisdn)
             partners = set()
-            for number in self._msisdn_by_suffix.get(suffix, ()):
-                if daraja.masked_msisdn_matches(msisdn, number):
+            if fits is None:
+                return partners, 0, ""
+            for number in self._msisdn_by_suffix.get(msisdn.replace(" ", "")[-3:], ()):
+                if fits(number):
                     partners |= self._partners_by_msisdn[number]
             return partners, SCORE_MASKED_PHONE, "visible digits of the payer's number fit the customer's"
         return set(), 0, ""
@@ -173,13 +183,26 @@ class MatchIndex(object):
         extra_reasons = {}
 
         key = reference_key(bill_ref)
-        self._match_reference(key, scores, found_by)
-
         partners, phone_score, phone_reason = self.partners_for_phone(msisdn, msisdn_kind)
+        # Documents with other evidence are always checked for a typo in
+        # full, so that a typo that happens to be another document's number
+        # still meets its rival; other neighbours are only a sample.
+        # "2547 ***** 126" fits one number in a thousand, so a mask that fits
+        # many customers only strengthens documents found another way.
+        broad_mask = msisdn_kind == "masked" and len(partners) > MAX_MASK_PARTNERS
+        partner_slots = set()
         for partner_id in partners:
-            for slot in self._by_partner.get(partner_id, ()):
-                scores[slot] = scores.get(slot, 0) + phone_score
-                extra_reasons.setdefault(slot, []).append(phone_reason)
+            partner_slots.update(self._by_partner.get(partner_id, ()))
+        evidence = set() if broad_mask else set(partner_slots)
+        if amount is not None:
+            evidence.update(self._slots_near_amount(float(amount)))
+        self._match_reference(key, scores, found_by, evidence)
+
+        if broad_mask:
+            partner_slots.intersection_update(scores)
+        for slot in partner_slots:
+            scores[slot] = scores.get(slot, 0) + phone_score
+            extra_reasons.setdefault(slot, []).append(phone_reason)
 
         entries = self._entries
         if amount is not None and scores:
@@ -217,7 +240,7 @@ class MatchIndex(object):
             near.update(self._by_cents.get(bucket, ()))
         return near
 
-    def _match_reference(self, key, scores, found_by):
+    def _match_reference(self, key, scores, found_by, evidence):
         if len(key) < MIN_REFERENCE_LENGTH:
             return
         exact = self._exact.get(key, ())
@@ -230,21 +253,50 @@ class MatchIndex(object):
             scores.update(dict.fromkeys(by_digits, SCORE_DIGITS))
             found_by.update(dict.fromkeys(by_digits, REASON_DIGITS))
 
-        # A reference that already matches exactly or by its digits needs no
-        # neighbours one character off: they score at most 70 and could not
-        # change whether the payment is posted, only crowd the suggestions.
-        if len(key) < MIN_FUZZY_LENGTH or scores:
+        if len(key) < MIN_FUZZY_LENGTH:
             return
-        # Every document that shares a one-deletion form with the key is one
-        # character off it. The union is built in C, and the documents
-        # already matched more strongly are then taken out.
-        deleted = self._deleted
-        near = set(deleted.get(key, ()))
-        for probe in _deletions(key):
-            near.update(deleted.get(probe, ()))
-        near.difference_update(scores)
+        probes = {key} | _deletions(key)
+        near = [slot for slot in evidence - scores.keys()
+                if any(_one_character_off(probes, other) for other in self._fuzzy_keys.get(slot, ()))]
+        if not scores:
+            # Nothing matched the reference itself: add a bounded sample of
+            # the other neighbours as suggestions. With sequential numbers a
+            # reference has a hundred neighbours, and without other
+            # evidence any of them is as likely as the next.
+            sample = set()
+            for probe in probes:
+                sample.update(self._deleted.get(probe, ()))
+                if len(sample) >= MAX_FUZZY_SAMPLE:
+                    break
+            near.extend(sorted(sample - scores.keys() - set(near))[:MAX_FUZZY_SAMPLE])
         scores.update(dict.fromkeys(near, SCORE_ONE_OFF))
         found_by.update(dict.fromkeys(near, REASON_ONE_OFF))
+
+
+def _mask_test(masked, min_visible_digits=6):
+    """Return a test of whether a normalised 12-digit number fits ``masked``, or None for an unusable mask.
+
+    It follows daraja.masked_msisdn_matches, parsing the mask once per
+    payment instead of once per customer number, because the index holds
+    numbers already normalised.
+    """
+    pattern = masked.replace(" ", "")
+    if not _MASK_CHARACTERS.match(pattern) or sum(char.isdigit() for char in pattern) < min_visible_digits:
+        return None
+    if len(pattern) == 12:
+        return lambda number: all(mask == "*" or mask == digit for mask, digit in zip(pattern, number))
+    prefix = pattern.split("*", 1)[0]
+    suffix = pattern.rsplit("*", 1)[-1]
+    if len(prefix) + len(suffix) > 12:
+        return None
+    return lambda number: number.startswith(prefix) and number.endswith(suffix)
+
+
+def _one_character_off(probes, other):
+    """Return whether ``other`` shares a one-deletion form with the key whose forms are ``probes``."""
+    if other in probes:
+        return True
+    return any(other[:i] + other[i + 1:] in probes for i in range(len(other)))
 
 
 def is_confident(suggestions):
