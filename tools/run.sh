@@ -8,6 +8,7 @@ source "$(dirname "$0")/common.sh"
 db=${MPESA_PAYBILL_DEMO_DB:-mpesa_paybill_demo}
 odoo_port=${MPESA_PAYBILL_ODOO_PORT:-8069}
 sandbox_port=${MPESA_PAYBILL_SANDBOX_PORT:-8765}
+sandbox_state=${MPESA_PAYBILL_SANDBOX_STATE:-$var/sandbox-state.json}
 config="$var/run.conf"
 logs="$var/log"
 write_config "$config" "$db" "$odoo_port"
@@ -40,7 +41,7 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 "$python" -m daraja_sandbox --host 127.0.0.1 --port "$sandbox_port" \
-    --data-file "$var/sandbox-state.json" > "$logs/sandbox.log" 2>&1 &
+    --data-file "$sandbox_state" > "$logs/sandbox.log" 2>&1 &
 sandbox_pid=$!
 for _ in $(seq 30); do
     "$python" -c "import requests, sys; requests.get(sys.argv[1], timeout=2)" \
@@ -52,7 +53,10 @@ done
 "$python" "$root/tools/configure_demo.py" --config "$config" --database "$db" \
     --sandbox-url "http://127.0.0.1:$sandbox_port" --odoo-url "http://127.0.0.1:$odoo_port"
 
-odoo -c "$config" -d "$db" --logfile="$logs/odoo.log" &
+# Started without the odoo() shell function, so that $! is Odoo's own pid
+# and stopping it does not leave Odoo running behind a subshell.
+PATH="$venv/less/node_modules/.bin:$PATH" "$python" "$root/tools/odoo-bin" -c "$config" -d "$db" \
+    --logfile="$logs/odoo.log" &
 odoo_pid=$!
 
 for _ in $(seq 60); do
