@@ -23,6 +23,7 @@ import psycopg2
 import pytest
 import requests
 
+from configure_demo import SANDBOX_CREDENTIALS
 from odoo_rpc import OdooRpc
 
 _logger = logging.getLogger(__name__)
@@ -35,14 +36,6 @@ ADMIN_LOGIN = "admin"
 ADMIN_PASSWORD = "admin"
 ACQUIRER_XMLID = "mpesa_paybill.payment_acquirer_mpesa"
 
-# The offline sandbox's default app and PayBill (daraja_sandbox/README.rst).
-SANDBOX_CREDENTIALS = {
-    "mpesa_consumer_key": "sandbox-consumer-key",
-    "mpesa_consumer_secret": "sandbox-consumer-secret",
-    "mpesa_passkey": "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919",
-    "mpesa_shortcode": "600000",
-    "mpesa_shortcode_type": "paybill",
-}
 
 # Seconds to wait for Odoo to serve /web/login after the process starts.
 START_TIMEOUT = 90

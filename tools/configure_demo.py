@@ -4,9 +4,7 @@ Used by ``make run`` and the business-day script before Odoo serves requests.
 """
 import argparse
 
-import odoo
-from odoo import SUPERUSER_ID, api
-
+# The offline sandbox's default app and PayBill (daraja_sandbox/README.rst).
 SANDBOX_CREDENTIALS = {
     "mpesa_consumer_key": "sandbox-consumer-key",
     "mpesa_consumer_secret": "sandbox-consumer-secret",
@@ -23,6 +21,10 @@ def main():
     parser.add_argument("--sandbox-url", required=True, help="base URL of the offline Daraja sandbox")
     parser.add_argument("--odoo-url", required=True, help="base URL the sandbox posts callbacks to")
     args = parser.parse_args()
+
+    # Imported here so that tests can read SANDBOX_CREDENTIALS without loading Odoo.
+    import odoo
+    from odoo import SUPERUSER_ID, api
 
     odoo.tools.config.parse_config(["-c", args.config, "--log-level=warn"])
     with api.Environment.manage():

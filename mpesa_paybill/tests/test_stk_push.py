@@ -65,7 +65,7 @@ class TestStkPush(MpesaCase):
         self.assertFalse(payment.invoice_ids)
 
     def test_cancelled_by_customer(self):
-        """Test that a cancelled prompt posts nothing and says so in plain words."""
+        """Test that a cancelled prompt posts nothing and explains why in plain words."""
         order = self.create_order()
         tx = self.push(order)
         self.pay_and_deliver(tx, "cancel")
@@ -93,14 +93,14 @@ class TestStkPush(MpesaCase):
             self.assertFalse(self.posted_payments(tx), action)
 
     def test_callback_before_push_answer(self):
-        """Test that a result arriving before the push's answer still settles the transaction."""
+        """Test that a result arriving before the push's response still settles the transaction."""
         invoice = self.create_invoice(1200)
         tx = self.push(invoice)
         checkout_request_id = tx.checkout_request_id
         self.answer(tx, "pay")
         body = self.recorded_callbacks()[-1]["body"]
 
-        # Put the transaction back where it was before the answer was stored.
+        # Put the transaction back where it was before the response was stored.
         tx.write({"checkout_request_id": False, "state": "draft"})
         self.deliver(body, transaction_hint=tx.id)
         self.assertEqual(tx.state, "done")
