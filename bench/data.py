@@ -116,6 +116,11 @@ def create_templates(env):
     })
     revenue = env["account.account"].search(
         [("user_type_id", "=", env.ref("account.data_account_type_revenue").id)], limit=1)
+    return customer, make_open_invoice(env, customer, 3000.0, revenue)
+
+
+def make_open_invoice(env, customer, amount, revenue):
+    """Create and validate, through the ORM, a KES customer invoice of one untaxed line."""
     invoice = env["account.invoice"].create({
         "partner_id": customer.id,
         "type": "out_invoice",
@@ -123,13 +128,13 @@ def create_templates(env):
         "invoice_line_ids": [(0, 0, {
             "name": "Sack of rice 25 kg",
             "quantity": 1,
-            "price_unit": 3000.0,
+            "price_unit": amount,
             "account_id": revenue.id,
             "invoice_line_tax_ids": [(6, 0, [])],
         })],
     })
     invoice.action_invoice_open()
-    return customer, invoice
+    return invoice
 
 
 def insert_invoices(env, count):

@@ -13,6 +13,8 @@ it happens when the confirmation arrives, before matching.
 import statistics
 import time
 
+from bench.data import make_open_invoice
+
 CUSTOMERS = 20
 SHORTCODE = "600000"
 
@@ -24,23 +26,6 @@ def _make_customers(env):
         "mobile": "0799 100 %03d" % number,
         "country_id": env.ref("base.ke").id,
     }) for number in range(1, CUSTOMERS + 1)]
-
-
-def _make_invoice(env, customer, amount, revenue):
-    invoice = env["account.invoice"].create({
-        "partner_id": customer.id,
-        "type": "out_invoice",
-        "currency_id": env.ref("base.KES").id,
-        "invoice_line_ids": [(0, 0, {
-            "name": "Sack of rice 25 kg",
-            "quantity": 1,
-            "price_unit": amount,
-            "account_id": revenue.id,
-            "invoice_line_tax_ids": [(6, 0, [])],
-        })],
-    })
-    invoice.action_invoice_open()
-    return invoice
 
 
 def _make_transaction(env, acquirer, invoice, number):
@@ -94,8 +79,8 @@ def run(env, count, warmup, profilers=None):
     for number in range(total):
         customer = customers[number % CUSTOMERS]
         amount = float(500 + (number * 7331) % 49000)
-        ours_invoices.append(_make_invoice(env, customer, amount, revenue))
-        baseline_invoices.append(_make_invoice(env, customer, amount, revenue))
+        ours_invoices.append(make_open_invoice(env, customer, amount, revenue))
+        baseline_invoices.append(make_open_invoice(env, customer, amount, revenue))
     invoice_seconds = (time.perf_counter() - started) / (2 * total)
     transactions = [_make_transaction(env, acquirer, invoice, number)
                     for number, invoice in enumerate(ours_invoices)]
