@@ -19,8 +19,8 @@
         # once its transaction is done.
         "sale_payment",
         # Odoo 11 has no Kenyan chart of accounts, so Kenyan companies use
-        # the generic one; the M-Pesa journal and the demo invoices need a
-        # chart at install time, which a dependency guarantees.
+        # the generic one. The M-Pesa journal and the demo invoices need a
+        # chart at install time, which this dependency guarantees.
         "l10n_generic_coa",
     ],
     "external_dependencies": {

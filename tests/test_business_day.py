@@ -41,7 +41,7 @@ EXPECTED_OUTCOMES = [
 
 @pytest.mark.parametrize("step, expected", EXPECTED_OUTCOMES)
 def test_day_outcome(day, step, expected):
-    """Test that each payment of the day ends where the summary says."""
+    """Test that each payment of the day ends with the outcome the summary shows."""
     assert row(day, step).outcome.startswith(expected)
 
 

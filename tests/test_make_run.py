@@ -17,7 +17,7 @@ RUN_DB = "mpesa_paybill_runcheck"
 
 
 def wait_for(url, process, timeout):
-    """Wait until ``url`` answers 200; fail with the script's output if it does not."""
+    """Wait until ``url`` returns 200, or fail with the script's output."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:

@@ -22,7 +22,7 @@ class OdooRpc(object):
     """Call Odoo's JSON-RPC routes the way the web client does, on one HTTP session.
 
     :param base_url: Odoo's address, e.g. "http://127.0.0.1:8069"
-    :param timeout: seconds to wait for each answer
+    :param timeout: seconds to wait for each response
     """
 
     def __init__(self, base_url, timeout=30):
@@ -38,7 +38,7 @@ class OdooRpc(object):
     def call(self, route, params):
         """POST one JSON-RPC call to ``route`` and return its result.
 
-        :raise OdooRpcError: when Odoo answers with an error, carrying Odoo's message
+        :raise OdooRpcError: when Odoo returns an error, carrying Odoo's message
         """
         payload = {"jsonrpc": "2.0", "method": "call", "params": params, "id": next(self._ids)}
         response = self.session.post(self.base_url + route, json=payload, timeout=self.timeout)

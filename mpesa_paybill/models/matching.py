@@ -9,7 +9,7 @@ sequential numbers, the documents one character off a number grow with
 their count: bench/run.py finds about 60 per payment among 1,000 open
 invoices and 100 among 10,000.
 
-Scores add up from independent pieces of evidence; only a reference match
+Scores add up from independent pieces of evidence. Only a reference match
 can make a payment confident, so an amount or a phone number never posts a
 payment on its own.
 """
@@ -186,7 +186,7 @@ class MatchIndex(object):
         partners, phone_score, phone_reason = self.partners_for_phone(msisdn, msisdn_kind)
         # Documents with other evidence are always checked for a typo in
         # full, so that a typo that happens to be another document's number
-        # still meets its rival; other neighbours are only a sample.
+        # still meets its rival. Other neighbours are only a sample.
         # "2547 ***** 126" fits one number in a thousand, so a mask that fits
         # many customers only strengthens documents found another way.
         broad_mask = msisdn_kind == "masked" and len(partners) > MAX_MASK_PARTNERS

@@ -56,7 +56,7 @@ class MpesaTransaction(models.Model):
     def _c2b_validate(self, acquirer, body):
         """Return (response, reason) for a C2B validation request body.
 
-        Accepts unless a rule configured on the acquirer says otherwise. It
+        Accepts unless a rule configured on the acquirer rejects the payment. It
         reads the body, not the stored row, because the row is committed by
         another cursor than the one of this request.
         """
@@ -109,8 +109,8 @@ class MpesaTransaction(models.Model):
 
     @api.model
     def _process_c2b_validation_callback(self, callback):
-        # Validation is answered inside the request; a row left 'received'
-        # (an answer that failed) has nothing more to do.
+        # Validation is decided inside its request. A row left 'received'
+        # (a response that failed) has nothing more to do.
         callback._mark("processed", callback.reason or _("Answered during the request."))
 
     # ------------------------------------------------------------------

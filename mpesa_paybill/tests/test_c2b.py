@@ -274,7 +274,7 @@ class TestC2BValidation(C2BCase):
         self.assertEqual(reason, "Accepted.")
 
     def test_rejects_unknown_account(self):
-        """Test that the unknown-account rule answers C2B00012, and known references pass."""
+        """Test that the unknown-account rule returns C2B00012, and known references pass."""
         self.acquirer.mpesa_c2b_reject_unknown = True
         invoice = self.create_invoice(100)
         answer, reason = self.validate("NOSUCHREF", 100)
@@ -284,7 +284,7 @@ class TestC2BValidation(C2BCase):
         self.assertEqual(answer["ResultCode"], "0")
 
     def test_rejects_amount_out_of_bounds(self):
-        """Test that amounts outside the configured bounds are answered C2B00013."""
+        """Test that amounts outside the configured bounds get C2B00013."""
         self.acquirer.write({"mpesa_c2b_min_amount": 50, "mpesa_c2b_max_amount": 1000})
         for amount, code in ((49, "C2B00013"), (50, "0"), (1000, "0"), (1001, "C2B00013")):
             answer, _reason = self.validate("X", amount)

@@ -79,7 +79,7 @@ class TestStkPush(MpesaCase):
         self.assertFalse(self.posted_payments(tx))
 
     def test_failures_explained(self):
-        """Test that no answer, wrong PIN and insufficient funds each fail with their own reason."""
+        """Test that an unreachable phone, a wrong PIN and insufficient funds each fail with their own reason."""
         cases = [("no_answer", "1037"), ("wrong_pin", "2001"), ("insufficient_funds", "1")]
         for action, code in cases:
             invoice = self.create_invoice(500)
@@ -106,7 +106,7 @@ class TestStkPush(MpesaCase):
         self.assertEqual(tx.state, "done")
         self.assertEqual(tx.checkout_request_id, checkout_request_id)
 
-        # The late answer changes nothing.
+        # The late response changes nothing.
         response = type("Response", (), {"merchant_request_id": "late", "checkout_request_id": checkout_request_id})
         tx._record_stk_response(response)
         self.assertEqual(tx.state, "done")

@@ -155,7 +155,7 @@ class MpesaStkPushWizard(models.TransientModel):
             "acquirer_id": self.acquirer_id.id,
             # The shortcode that receives the money: for a Till that is the
             # till, as in its C2B notifications, so that unique(shortcode,
-            # receipt) also holds between the push and its notification.
+            # receipt) also applies between the push and its notification.
             "shortcode": self.acquirer_id.sudo()._mpesa_receiving_shortcode(),
             "requested_amount": self.amount,
             "amount": self.amount,
