@@ -33,6 +33,17 @@ def wait_for(url, process, timeout):
     pytest.fail("%s did not answer 200 within %s s; tools/run.sh printed:\n%s" % (url, timeout, output[-3000:]))
 
 
+def stop(process):
+    """Stop the script if it still runs; kill its whole session if it does not end within a minute."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
 def drop_database():
     connection = psycopg2.connect(dbname="postgres")
     connection.autocommit = True
@@ -41,26 +52,27 @@ def drop_database():
     connection.close()
 
 
+def demo_environment(odoo_url, sandbox_url):
+    """Return the environment that points tools/run.sh at the test's database and ports."""
+    state_file = os.path.join(tempfile.mkdtemp(prefix="mpesa-runcheck-"), "sandbox-state.json")
+    return dict(os.environ, MPESA_PAYBILL_DEMO_DB=RUN_DB, MPESA_PAYBILL_ODOO_PORT=odoo_url.rsplit(":", 1)[1],
+                MPESA_PAYBILL_SANDBOX_PORT=sandbox_url.rsplit(":", 1)[1], MPESA_PAYBILL_SANDBOX_STATE=state_file)
+
+
 @pytest.fixture(scope="module")
 def demo():
-    """Run tools/run.sh on a database and ports of its own; yield (process, Odoo URL, sandbox URL, output)."""
+    """Run tools/run.sh on a database and ports of its own; yield (process, Odoo URL, sandbox URL)."""
     drop_database()
-    odoo_port, sandbox_port = free_port(), free_port()
-    state_file = os.path.join(tempfile.mkdtemp(prefix="mpesa-runcheck-"), "sandbox-state.json")
-    environment = dict(os.environ, MPESA_PAYBILL_DEMO_DB=RUN_DB, MPESA_PAYBILL_ODOO_PORT=str(odoo_port),
-                       MPESA_PAYBILL_SANDBOX_PORT=str(sandbox_port), MPESA_PAYBILL_SANDBOX_STATE=state_file)
-    process = subprocess.Popen(["bash", os.path.join(ROOT, "tools", "run.sh")], cwd=ROOT, env=environment,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                               start_new_session=True)
-    odoo_url = "http://127.0.0.1:%s" % odoo_port
-    sandbox_url = "http://127.0.0.1:%s" % sandbox_port
+    odoo_url = "http://127.0.0.1:%s" % free_port()
+    sandbox_url = "http://127.0.0.1:%s" % free_port()
+    process = subprocess.Popen(["bash", os.path.join(ROOT, "tools", "run.sh")], cwd=ROOT,
+                               env=demo_environment(odoo_url, sandbox_url), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, start_new_session=True)
     try:
         wait_for(odoo_url + "/web/login", process, timeout=300)
         yield process, odoo_url, sandbox_url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
+        stop(process)
         drop_database()
 
 
@@ -111,6 +123,25 @@ def test_run_stops_everything(demo):
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=60)[0]
     assert "stopped Odoo and the Daraja sandbox" in output
+    for url in (odoo_url + "/web/login", sandbox_url + "/sandbox/"):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
+
+
+def test_run_stops_while_starting(demo):
+    """Test that a stop sent before Odoo is up ends the script at once, not after its readiness checks."""
+    _process, odoo_url, sandbox_url = demo
+    process = subprocess.Popen(["bash", os.path.join(ROOT, "tools", "run.sh")], cwd=ROOT, env=demo_environment(
+        odoo_url, sandbox_url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        start_new_session=True)
+    try:
+        wait_for(sandbox_url + "/sandbox/", process, timeout=300)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    finally:
+        stop(process)
+    assert "stopped Odoo and the Daraja sandbox" in output
+    assert "Ctrl-C stops" not in output, "the script went on after it was stopped:\n" + output[-3000:]
     for url in (odoo_url + "/web/login", sandbox_url + "/sandbox/"):
         with pytest.raises(requests.ConnectionError):
             requests.get(url, timeout=5)

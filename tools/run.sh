@@ -37,6 +37,9 @@ stop_all() {
     [ -z "$sandbox_pid" ] || kill "$sandbox_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     echo "run: stopped Odoo and the Daraja sandbox"
+    # Bash runs this handler after the current foreground command ends, so
+    # exit here or the script resumes its next line with everything stopped.
+    exit 0
 }
 trap stop_all INT TERM EXIT
 
@@ -59,8 +62,9 @@ PATH="$venv/less/node_modules/.bin:$PATH" "$python" "$root/tools/odoo-bin" -c "$
     --logfile="$logs/odoo.log" &
 odoo_pid=$!
 
+# The first request compiles the styles, which can take several seconds.
 for _ in $(seq 60); do
-    if "$python" -c "import requests, sys; requests.get(sys.argv[1], timeout=2)" \
+    if "$python" -c "import requests, sys; requests.get(sys.argv[1], timeout=10)" \
         "http://127.0.0.1:$odoo_port/web/login" >/dev/null 2>&1; then
         break
     fi
