@@ -39,6 +39,8 @@ CONFIDENT_SCORE = 90
 CONFIDENT_MARGIN = 20
 
 MIN_DIGITS = 3
+# A mask that shows fewer digits cannot tell customers apart.
+MIN_VISIBLE_DIGITS = 6
 MIN_FUZZY_LENGTH = 5
 # Shorter references ("1", "A2") are too common to identify a document.
 MIN_REFERENCE_LENGTH = 4
@@ -100,7 +102,10 @@ class MatchIndex(object):
         self._by_cents = defaultdict(set)
         self._partners_by_msisdn = defaultdict(set)
         self._partners_by_hash = defaultdict(set)
-        self._msisdn_by_suffix = defaultdict(set)
+        # Per mask shape (digits shown at the start, digits shown at the
+        # end): the customers by those digits, built on the first mask of
+        # that shape.
+        self._partners_by_mask = {}
         self.targets = {}
         self._slots = {}
         # Per slot: (target, exact reason, digits reason, one-off reason),
@@ -151,7 +156,7 @@ class MatchIndex(object):
         """Index a customer's normalised 12-digit number, plain and hashed."""
         self._partners_by_msisdn[msisdn].add(partner_id)
         self._partners_by_hash[daraja.hash_msisdn(msisdn)].add(partner_id)
-        self._msisdn_by_suffix[msisdn[-3:]].add(msisdn)
+        self._partners_by_mask.clear()
 
     def partners_for_phone(self, msisdn, kind):
         """Return (partner ids, score, reason) for a payer's number as Daraja sent it."""
@@ -161,17 +166,42 @@ class MatchIndex(object):
             return (self._partners_by_hash.get(msisdn.lower(), set()), SCORE_PHONE,
                     "payer's hashed number is the customer's")
         if kind == "masked" and msisdn:
-            # Masks show the last digits ("2547 ***** 126"), so only numbers
-            # ending with them are compared in full.
-            fits = _mask_test(msisdn)
-            partners = set()
-            if fits is None:
-                return partners, 0, ""
-            for number in self._msisdn_by_suffix.get(msisdn.replace(" ", "")[-3:], ()):
-                if fits(number):
-                    partners |= self._partners_by_msisdn[number]
+            partners = self._partners_for_mask(msisdn.replace(" ", ""))
+            if partners is None:
+                return set(), 0, ""
             return partners, SCORE_MASKED_PHONE, "visible digits of the payer's number fit the customer's"
         return set(), 0, ""
+
+    def _partners_for_mask(self, pattern):
+        """Return the customers whose number fits the mask ``pattern``, or None for an unusable mask.
+
+        It follows daraja.masked_msisdn_matches. Daraja's masks show digits
+        at the start and the end ("2547*****126"), so the customers are
+        looked up by those digits instead of testing every number.
+        """
+        if not _MASK_CHARACTERS.match(pattern) or sum(char.isdigit() for char in pattern) < MIN_VISIBLE_DIGITS:
+            return None
+        prefix = pattern.split("*", 1)[0]
+        suffix = pattern.rsplit("*", 1)[-1]
+        if len(pattern) == 12 and "*" not in pattern:
+            return self._partners_by_msisdn.get(pattern, set())
+        if len(pattern) == 12 and pattern[len(prefix):12 - len(suffix)].strip("*"):
+            # Digits shown between stars: compare every number position by position.
+            partners = set()
+            for number, owners in self._partners_by_msisdn.items():
+                if all(mask == "*" or mask == digit for mask, digit in zip(pattern, number)):
+                    partners |= owners
+            return partners
+        if len(prefix) + len(suffix) > 12:
+            return None
+
+        shape = (len(prefix), len(suffix))
+        by_shown_digits = self._partners_by_mask.get(shape)
+        if by_shown_digits is None:
+            by_shown_digits = self._partners_by_mask[shape] = defaultdict(set)
+            for number, owners in self._partners_by_msisdn.items():
+                by_shown_digits[number[:shape[0]], number[len(number) - shape[1]:]] |= owners
+        return by_shown_digits.get((prefix, suffix), set())
 
     def match(self, bill_ref, msisdn=None, msisdn_kind=None, amount=None):
         """Return the suggestions for one payment, best first."""
@@ -191,20 +221,21 @@ class MatchIndex(object):
         # many customers only strengthens documents found another way.
         broad_mask = msisdn_kind == "masked" and len(partners) > MAX_MASK_PARTNERS
         partner_slots = set()
-        for partner_id in partners:
-            partner_slots.update(self._by_partner.get(partner_id, ()))
-        evidence = set() if broad_mask else set(partner_slots)
+        if not broad_mask:
+            for partner_id in partners:
+                partner_slots.update(self._by_partner.get(partner_id, ()))
+        evidence = set(partner_slots)
         if amount is not None:
             evidence.update(self._slots_near_amount(float(amount)))
         self._match_reference(key, scores, found_by, evidence)
 
+        entries = self._entries
         if broad_mask:
-            partner_slots.intersection_update(scores)
+            partner_slots = [slot for slot in scores if entries[slot][0].partner_id in partners]
         for slot in partner_slots:
             scores[slot] = scores.get(slot, 0) + phone_score
             extra_reasons.setdefault(slot, []).append(phone_reason)
 
-        entries = self._entries
         if amount is not None and scores:
             amount = float(amount)
             for slot in self._slots_near_amount(amount):
@@ -271,25 +302,6 @@ class MatchIndex(object):
             near.extend(sorted(sample - scores.keys() - set(near))[:MAX_FUZZY_SAMPLE])
         scores.update(dict.fromkeys(near, SCORE_ONE_OFF))
         found_by.update(dict.fromkeys(near, REASON_ONE_OFF))
-
-
-def _mask_test(masked, min_visible_digits=6):
-    """Return a test of whether a normalised 12-digit number fits ``masked``, or None for an unusable mask.
-
-    It follows daraja.masked_msisdn_matches, parsing the mask once per
-    payment instead of once per customer number, because the index holds
-    numbers already normalised.
-    """
-    pattern = masked.replace(" ", "")
-    if not _MASK_CHARACTERS.match(pattern) or sum(char.isdigit() for char in pattern) < min_visible_digits:
-        return None
-    if len(pattern) == 12:
-        return lambda number: all(mask == "*" or mask == digit for mask, digit in zip(pattern, number))
-    prefix = pattern.split("*", 1)[0]
-    suffix = pattern.rsplit("*", 1)[-1]
-    if len(prefix) + len(suffix) > 12:
-        return None
-    return lambda number: number.startswith(prefix) and number.endswith(suffix)
 
 
 def _one_character_off(probes, other):

@@ -1,8 +1,10 @@
 import json
+import unittest
 
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
+from ..models.matching import MAX_MASK_PARTNERS, SCORE_EXACT, SCORE_MASKED_PHONE, MatchIndex, Target
 from .common import CUSTOMER_PHONE, MpesaCase
 
 OTHER_PHONE = "254733111222"
@@ -407,3 +409,51 @@ class TestC2BCurrency(C2BCase):
         self.assertEqual(tx.state, "review")
         self.assertNotIn(invoice, tx.suggestion_ids.mapped("invoice_id"))
         self.assertEqual(invoice.state, "open")
+
+
+class TestMaskedNumbers(unittest.TestCase):
+    """MatchIndex's lookup of customers by a masked payer's number, without a database."""
+
+    def setUp(self):
+        self.index = MatchIndex()
+        self.index.add_partner_phone(1, "254712345678")
+        self.index.add_partner_phone(2, "254712999678")
+        self.index.add_partner_phone(3, "254110345678")
+
+    def fits(self, masked):
+        partners, score, _reason = self.index.partners_for_phone(masked, "masked")
+        return sorted(partners), score
+
+    def test_mask_forms(self):
+        """Test that each way of hiding digits finds the customers whose visible digits agree."""
+        cases = [
+            ("2547 ***** 678", [1, 2]),
+            ("25471****678", [1, 2]),
+            ("2547123*****", [1]),
+            ("2547*23**678", [1]),
+            ("254110345678", [3]),
+            ("2547 ***** 111", []),
+        ]
+        for masked, expected in cases:
+            self.assertEqual(self.fits(masked), (expected, SCORE_MASKED_PHONE), masked)
+
+    def test_unusable_masks(self):
+        """Test that a mask showing under six digits, or other characters, fits nobody."""
+        for masked in ("254*******78", "2547-***-678", "2547######678"):
+            self.assertEqual(self.fits(masked), ([], 0), masked)
+
+    def test_new_phone_after_lookup(self):
+        """Test that a number indexed after a lookup is found by the next one."""
+        self.assertEqual(self.fits("2547 ***** 678"), ([1, 2], SCORE_MASKED_PHONE))
+        self.index.add_partner_phone(4, "254711000678")
+        self.assertEqual(self.fits("2547 ***** 678"), ([1, 2, 4], SCORE_MASKED_PHONE))
+
+    def test_broad_mask_only_strengthens(self):
+        """Test that a mask fitting many customers adds to a reference match but brings no documents in."""
+        for partner_id in range(10, 10 + MAX_MASK_PARTNERS + 1):
+            self.index.add_partner_phone(partner_id, "2547%05d" % partner_id + "555")
+            self.index.add_target(Target("account.invoice", partner_id, "INV/2026/%05d" % partner_id, partner_id,
+                                         100.0), ["INV/2026/%05d" % partner_id])
+        suggestions = self.index.match("INV/2026/00010", "2547 ***** 555", "masked", 50)
+        self.assertEqual([suggestion.target.id for suggestion in suggestions], [10])
+        self.assertEqual(suggestions[0].score, SCORE_EXACT + SCORE_MASKED_PHONE)
