@@ -115,22 +115,27 @@ class MatchIndex(object):
         self._odd_amounts = set()
         # Per slot: the reference keys long enough to be one character off.
         self._fuzzy_keys = defaultdict(list)
+        # Slots of documents discarded since the index was built. The
+        # reference dictionaries still list them, so lookups skip them.
+        self._discarded = set()
 
     def add_target(self, target, references):
-        """Index ``target`` under each of its references (number, customer reference...)."""
+        """Index ``target`` under each of its references (number, customer reference...).
+
+        A document indexed before is discarded first, so it can be added
+        again with its new amount due.
+        """
         handle = (target.model, target.id)
+        if handle in self._slots:
+            self.discard_target(*handle)
         self.targets[handle] = target
-        slot = self._slots.setdefault(handle, len(self._entries))
-        entry = (
+        slot = self._slots[handle] = len(self._entries)
+        self._entries.append((
             target,
             "account number matches %s" % target.name,
             "digits of the account number match %s" % target.name,
             "account number is one character off %s" % target.name,
-        )
-        if slot == len(self._entries):
-            self._entries.append(entry)
-        else:
-            self._entries[slot] = entry
+        ))
         self._by_partner[target.partner_id].add(slot)
         cents = _cents(target.amount_due)
         if cents is None:
@@ -151,6 +156,21 @@ class MatchIndex(object):
                 self._deleted[key].add(slot)
                 for deleted in _deletions(key):
                     self._deleted[deleted].add(slot)
+
+    def discard_target(self, model, res_id):
+        """Remove a document that was paid, cancelled or changed since it was indexed."""
+        slot = self._slots.pop((model, res_id), None)
+        if slot is None:
+            return
+        target = self.targets.pop((model, res_id))
+        self._by_partner[target.partner_id].discard(slot)
+        cents = _cents(target.amount_due)
+        if cents is None:
+            self._odd_amounts.discard(slot)
+        else:
+            self._by_cents[cents].discard(slot)
+        self._fuzzy_keys.pop(slot, None)
+        self._discarded.add(slot)
 
     def add_partner_phone(self, partner_id, msisdn):
         """Index a customer's normalised 12-digit number, plain and hashed."""
@@ -274,13 +294,18 @@ class MatchIndex(object):
     def _match_reference(self, key, scores, found_by, evidence):
         if len(key) < MIN_REFERENCE_LENGTH:
             return
+        discarded = self._discarded
         exact = self._exact.get(key, ())
+        if discarded:
+            exact = [slot for slot in exact if slot not in discarded]
         scores.update(dict.fromkeys(exact, SCORE_EXACT))
         found_by.update(dict.fromkeys(exact, REASON_EXACT))
 
         digits = digits_key(key)
         if digits:
             by_digits = self._digits.get(digits, set()) - scores.keys()
+            if discarded:
+                by_digits -= discarded
             scores.update(dict.fromkeys(by_digits, SCORE_DIGITS))
             found_by.update(dict.fromkeys(by_digits, REASON_DIGITS))
 
@@ -299,7 +324,7 @@ class MatchIndex(object):
                 sample.update(self._deleted.get(probe, ()))
                 if len(sample) >= MAX_FUZZY_SAMPLE:
                     break
-            near.extend(sorted(sample - scores.keys() - set(near))[:MAX_FUZZY_SAMPLE])
+            near.extend(sorted(sample - scores.keys() - set(near) - discarded)[:MAX_FUZZY_SAMPLE])
         scores.update(dict.fromkeys(near, SCORE_ONE_OFF))
         found_by.update(dict.fromkeys(near, REASON_ONE_OFF))
 

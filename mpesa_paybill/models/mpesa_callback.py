@@ -10,6 +10,8 @@ import odoo
 from odoo import _, api, fields, models
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
+from .mpesa_reconcile import shared_match_index
+
 _logger = logging.getLogger(__name__)
 
 # Attempts of the worker thread when PostgreSQL reports a concurrent update.
@@ -151,7 +153,8 @@ class MpesaCallback(models.Model):
             (limit,),
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
-        self.browse(ids)._process()
+        with shared_match_index():
+            self.browse(ids)._process()
         return len(ids)
 
     @api.multi
@@ -189,23 +192,27 @@ class CallbackWorker(object):
         worker.queue.put(callback_id)
 
     def _run(self):
-        while True:
-            callback_id = self.queue.get()
-            for attempt in range(1, MAX_CONCURRENCY_RETRIES + 1):
-                try:
-                    self._process_one(callback_id)
-                    break
-                except psycopg2.OperationalError as error:
-                    if not is_concurrency_error(error) or attempt == MAX_CONCURRENCY_RETRIES:
-                        _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry",
-                                          callback_id)
-                        break
-                    _logger.info("mpesa.callback %s: concurrent update, attempt %s of %s",
-                                 callback_id, attempt, MAX_CONCURRENCY_RETRIES)
-                    time.sleep(0.1 * attempt)
-                except Exception:
+        # Confirmations arriving in a burst share one match index instead of
+        # reading every open invoice again for each payment.
+        with shared_match_index():
+            while True:
+                self._process_with_retries(self.queue.get())
+
+    def _process_with_retries(self, callback_id):
+        for attempt in range(1, MAX_CONCURRENCY_RETRIES + 1):
+            try:
+                self._process_one(callback_id)
+                break
+            except psycopg2.OperationalError as error:
+                if not is_concurrency_error(error) or attempt == MAX_CONCURRENCY_RETRIES:
                     _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry", callback_id)
                     break
+                _logger.info("mpesa.callback %s: concurrent update, attempt %s of %s",
+                             callback_id, attempt, MAX_CONCURRENCY_RETRIES)
+                time.sleep(0.1 * attempt)
+            except Exception:
+                _logger.exception("mpesa.callback %s: worker thread failed; the cron will retry", callback_id)
+                break
 
     def _process_one(self, callback_id):
         registry = odoo.registry(self.dbname)

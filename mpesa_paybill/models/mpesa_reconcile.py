@@ -1,5 +1,8 @@
 import gc
 import logging
+import threading
+import time
+from contextlib import contextmanager
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -8,6 +11,44 @@ from odoo.tools import float_compare
 from .matching import MatchIndex, Target, is_confident
 
 _logger = logging.getLogger(__name__)
+
+# A shared index is rebuilt when it is older than this, in seconds, so that
+# documents others changed meanwhile reach it.
+SHARED_INDEX_MAX_AGE = 30
+# A payment that would go to review is matched again on a rebuilt index when
+# the shared one is older than this, in seconds: its invoice may be newer.
+SHARED_INDEX_RECHECK_AGE = 2
+
+_local = threading.local()
+
+
+class SharedIndex(object):
+    """A match index that the C2B payments matched in one thread reuse.
+
+    Documents this thread posted payments to are read again from the
+    database before each use, in the current transaction, so the index
+    follows what was posted and also what a rollback undid.
+    """
+
+    def __init__(self, index):
+        self.index = index
+        self.built_at = time.monotonic()
+        self.posted_to = {"account.invoice": set(), "sale.order": set()}
+
+    def age(self):
+        """Return the seconds since the index was built."""
+        return time.monotonic() - self.built_at
+
+
+@contextmanager
+def shared_match_index():
+    """Let the C2B payments matched inside this block, in this thread, share their match index."""
+    previous = getattr(_local, "indexes", None)
+    _local.indexes = {} if previous is None else previous
+    try:
+        yield
+    finally:
+        _local.indexes = previous
 
 
 class MpesaReconcile(models.AbstractModel):
@@ -198,8 +239,16 @@ class MpesaReconcile(models.AbstractModel):
         return index
 
     @api.model
-    def _fill_index(self, index, cr, company_ids):
+    def _fill_index(self, index, cr, company_ids, invoice_ids=None, order_ids=None):
+        """Add the open documents of these companies to ``index``, and the customers' numbers.
+
+        With ``invoice_ids`` or ``order_ids``, only those documents are
+        read again, and numbers are left as they are.
+        """
         companies = tuple(company_ids) or (0,)
+        refreshing = invoice_ids is not None or order_ids is not None
+        only_invoices = "AND id IN %s" if refreshing else ""
+        only_orders = "AND so.id IN %s" if refreshing else ""
         # The invoice's free-text description (name) is not a reference
         # customers are given, so it is left out.
         # M-Pesa pays in KES only, so documents in other currencies are left out.
@@ -208,8 +257,8 @@ class MpesaReconcile(models.AbstractModel):
             """SELECT id, number, reference, origin, commercial_partner_id, residual
                FROM account_invoice
                WHERE type = 'out_invoice' AND state = 'open' AND company_id IN %s
-                 AND currency_id = %s""",
-            (companies, kes),
+                 AND currency_id = %s """ + only_invoices,
+            (companies, kes) + ((tuple(invoice_ids) or (0,),) if refreshing else ()),
         )
         for invoice_id, number, reference, origin, partner_id, residual in cr.fetchall():
             target = Target("account.invoice", invoice_id, number, partner_id, residual or 0.0)
@@ -230,11 +279,13 @@ class MpesaReconcile(models.AbstractModel):
                WHERE so.company_id IN %s AND pricelist.currency_id = %s
                  AND (so.state IN ('draft', 'sent')
                       OR (so.state = 'sale' AND so.invoice_status IN ('to invoice', 'no')))
-                 AND so.amount_total - COALESCE(paid.amount, 0) > 0""",
-            (companies, kes),
+                 AND so.amount_total - COALESCE(paid.amount, 0) > 0 """ + only_orders,
+            (companies, kes) + ((tuple(order_ids) or (0,),) if refreshing else ()),
         )
         for order_id, name, client_ref, partner_id, due in cr.fetchall():
             index.add_target(Target("sale.order", order_id, name, partner_id, due), [name, client_ref])
+        if refreshing:
+            return
 
         cr.execute(
             """SELECT commercial_partner_id, mpesa_msisdn FROM res_partner
@@ -244,20 +295,56 @@ class MpesaReconcile(models.AbstractModel):
             index.add_partner_phone(partner_id, msisdn)
 
     @api.model
-    def _match_and_settle(self, txs, index=None):
+    def _shared_index(self, company_ids, rebuild=False):
+        """Return the SharedIndex of these companies for this thread, up to date with what it posted.
+
+        Outside shared_match_index() each call builds a new index.
+        """
+        indexes = getattr(_local, "indexes", None)
+        key = (self.env.cr.dbname, tuple(sorted(company_ids)))
+        shared = indexes.get(key) if indexes is not None else None
+        if shared is None or rebuild or shared.age() > SHARED_INDEX_MAX_AGE:
+            shared = SharedIndex(self._build_index(company_ids))
+            if indexes is not None:
+                indexes[key] = shared
+            return shared
+
+        posted_to = shared.posted_to
+        if posted_to["account.invoice"] or posted_to["sale.order"]:
+            for model, ids in posted_to.items():
+                for res_id in ids:
+                    shared.index.discard_target(model, res_id)
+            self._fill_index(shared.index, self.env.cr, company_ids,
+                             invoice_ids=posted_to["account.invoice"], order_ids=posted_to["sale.order"])
+        return shared
+
+    @api.model
+    def _match_and_settle(self, txs):
         """Match received C2B transactions; post the confident ones, queue the rest for review."""
-        index = index or self._build_index(txs.mapped("company_id").ids)
-        for tx in txs:
-            suggestions = index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
-            tx._store_suggestions(suggestions)
-            if is_confident(suggestions):
-                best = suggestions[0].target
-                document = self.env[best.model].browse(best.id)
-                note = _("Matched automatically: %s.") % "; ".join(suggestions[0].reasons)
-                if best.model == "account.invoice":
-                    self._settle(tx, invoice=document, note=note)
-                else:
-                    self._settle(tx, order=document, note=note)
-            else:
-                tx._send_to_review(suggestions)
+        company_ids = txs.mapped("company_id").ids
+        with shared_match_index():
+            for tx in txs:
+                self._match_and_settle_one(tx, company_ids)
         return True
+
+    @api.model
+    def _match_and_settle_one(self, tx, company_ids):
+        """Match one C2B transaction on the shared index; post it when confident, else queue it for review."""
+        shared = self._shared_index(company_ids)
+        suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+        if not is_confident(suggestions) and shared.age() > SHARED_INDEX_RECHECK_AGE:
+            shared = self._shared_index(company_ids, rebuild=True)
+            suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+        tx._store_suggestions(suggestions)
+        if is_confident(suggestions):
+            best = suggestions[0].target
+            document = self.env[best.model].browse(best.id)
+            note = _("Matched automatically: %s.") % "; ".join(suggestions[0].reasons)
+            if best.model == "account.invoice":
+                self._settle(tx, invoice=document, note=note)
+            else:
+                self._settle(tx, order=document, note=note)
+            shared.posted_to["account.invoice"].update((tx.invoice_id | tx.payment_ids.mapped("invoice_ids")).ids)
+            shared.posted_to["sale.order"].update(tx.sale_order_id.ids)
+        else:
+            tx._send_to_review(suggestions)

@@ -4,6 +4,7 @@ import unittest
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
+from ..models import mpesa_reconcile
 from ..models.matching import MAX_MASK_PARTNERS, SCORE_EXACT, SCORE_MASKED_PHONE, MatchIndex, Target
 from .common import CUSTOMER_PHONE, MpesaCase
 
@@ -411,6 +412,78 @@ class TestC2BCurrency(C2BCase):
         self.assertEqual(invoice.state, "open")
 
 
+class TestSharedIndex(C2BCase):
+    """Confirmations processed one after another in a worker thread share one match index."""
+
+    def shared(self):
+        """Return the one SharedIndex this thread keeps."""
+        indexes = list(mpesa_reconcile._local.indexes.values())
+        self.assertEqual(len(indexes), 1)
+        return indexes[0]
+
+    def test_index_built_once(self):
+        """Test that two payments in a row are matched on the same index."""
+        first, second = self.create_invoice(500), self.create_invoice(700)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            shared = self.shared()
+            tx, _body = self.c2b_pay(second.number, 700, phone=OTHER_PHONE)
+            self.assertIs(self.shared(), shared)
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(second.state, "paid")
+
+    @mute_logger("odoo.addons.mpesa_paybill.models.mpesa_transaction_c2b")
+    def test_paid_invoice_leaves_index(self):
+        """Test that a second payment for an invoice the first one paid goes to review, not onto it."""
+        invoice = self.create_invoice(500)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(invoice.number, 500, phone=OTHER_PHONE)
+            tx, _body = self.c2b_pay(invoice.number, 500, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "review")
+        self.assertFalse(self.posted_payments(tx))
+        self.assertEqual(invoice.state, "paid")
+
+    def test_amount_due_follows_payments(self):
+        """Test that after a part payment the index contains the new amount due."""
+        invoice = self.create_invoice(1000)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(invoice.number, 600, phone=OTHER_PHONE)
+            tx, _body = self.c2b_pay(invoice.number, 400, phone=OTHER_PHONE)
+        self.assertEqual(invoice.state, "paid")
+        self.assertIn("amount equals the amount due", tx.message_ids.mapped("body")[0])
+
+    def test_rolled_back_payments(self):
+        """Test that payments whose transaction rolled back leave the invoice's full amount due in the index."""
+        invoice = self.create_invoice(800)
+        with mpesa_reconcile.shared_match_index():
+            with self.assertRaises(RuntimeError):
+                with self.env.cr.savepoint():
+                    self.c2b_pay(invoice.number, 300, phone=OTHER_PHONE)
+                    self.c2b_pay(invoice.number, 200, phone=OTHER_PHONE)
+                    self.assertEqual(invoice.residual, 300)
+                    raise RuntimeError("roll the payments back")
+            self.env.clear()
+            self.assertEqual(invoice.residual, 800)
+            tx, _body = self.c2b_pay(invoice.number, 800, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(tx.invoice_id, invoice)
+        self.assertEqual(invoice.state, "paid")
+        self.assertIn("amount equals the amount due", tx.message_ids.mapped("body")[0])
+
+    def test_new_invoice_rebuilds_index(self):
+        """Test that a payment for an invoice newer than the shared index is matched on a rebuilt one."""
+        first = self.create_invoice(500)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            shared = self.shared()
+            shared.built_at -= mpesa_reconcile.SHARED_INDEX_RECHECK_AGE + 1
+            newer = self.create_invoice(900)
+            tx, _body = self.c2b_pay(newer.number, 900, phone=OTHER_PHONE)
+            self.assertIsNot(self.shared(), shared)
+        self.assertEqual(tx.state, "done")
+        self.assertEqual(tx.invoice_id, newer)
+
+
 class TestMaskedNumbers(unittest.TestCase):
     """MatchIndex's lookup of customers by a masked payer's number, without a database."""
 
@@ -438,7 +511,7 @@ class TestMaskedNumbers(unittest.TestCase):
             self.assertEqual(self.fits(masked), (expected, SCORE_MASKED_PHONE), masked)
 
     def test_unusable_masks(self):
-        """Test that a mask showing under six digits, or other characters, fits nobody."""
+        """Test that a mask showing under six digits, or other characters, fits no customer."""
         for masked in ("254*******78", "2547-***-678", "2547######678"):
             self.assertEqual(self.fits(masked), ([], 0), masked)
 
