@@ -157,6 +157,19 @@ def format_posting(posting):
     return "%s\n%s" % (_table(rows), note)
 
 
+def format_worker_path(figures):
+    shared, fresh = figures["shared"], figures["fresh"]
+    rows = [
+        ["Worker path: %d payments a side among %s open invoices" % (figures["count"], "{:,}".format(figures["size"])),
+         "shared index", "new index each"],
+        ["mean to find the match (ms)", "%.1f" % (1e3 * shared["mean_seconds"]), "%.1f" % (1e3 * fresh["mean_seconds"])],
+        ["median to find the match (ms)", "%.1f" % (1e3 * shared["median_seconds"]),
+         "%.1f" % (1e3 * fresh["median_seconds"])],
+    ]
+    note = "the shared side's first payment, which builds its index, took %.1f ms" % (1e3 * shared["first_seconds"])
+    return "%s\n%s" % (_table(rows), note)
+
+
 def judge(matching, sizes, posting):
     """Return (label, figure, met) for each target."""
     targets = []

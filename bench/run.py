@@ -83,6 +83,8 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=100, help="payments posted on each side (default: 100)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="untimed payments posted on each side first (default: 5)")
+    parser.add_argument("--worker-count", type=int, default=40,
+                        help="payments matched one at a time on each side of the worker-path run (default: 40)")
     parser.add_argument("--profile", metavar="DIR",
                         help="also profile our matching at the largest size and both sides of posting, in "
                              "extra runs, write the cProfile files into DIR and print a summary")
@@ -108,6 +110,8 @@ def main(argv=None):
                     "--size", str(size), "--method", method, "--repeats", str(args.repeats)])
         say("posting, %d payments a side" % args.count)
         posting = run_worker("posting", ["--count", str(args.count), "--warmup", str(args.warmup)])
+        say("worker path, %d payments a side among %d open invoices" % (args.worker_count, sizes[-1]))
+        worker_path = run_worker("worker_path", ["--size", str(sizes[-1]), "--count", str(args.worker_count)])
 
         if args.profile:
             os.makedirs(args.profile, exist_ok=True)
@@ -132,6 +136,8 @@ def main(argv=None):
     print(report.format_matching(matching, sizes))
     print()
     print(report.format_posting(posting))
+    print()
+    print(report.format_worker_path(worker_path))
     print()
     print(report.format_targets(report.judge(matching, sizes, posting)))
     print("\nWhole run: %.0f s" % (time.time() - started))

@@ -4,7 +4,7 @@ Each run has a process of its own so that memory figures start from the
 same state and one run's caches do not speed up the next. Everything the
 run writes to the database is rolled back.
 
-Usage: python -m bench.worker CONFIG DATABASE OUTPUT matching|posting [options]
+Usage: python -m bench.worker CONFIG DATABASE OUTPUT matching|posting|worker_path [options]
 """
 import argparse
 import contextlib
@@ -45,11 +45,12 @@ def main(argv=None):
     parser.add_argument("config", help="Odoo configuration file")
     parser.add_argument("database", help="scratch database (never the test template)")
     parser.add_argument("output", help="file to write the JSON figures to")
-    parser.add_argument("benchmark", choices=("matching", "posting"))
-    parser.add_argument("--size", type=int, default=1000, help="matching: number of invoices and of payments")
+    parser.add_argument("benchmark", choices=("matching", "posting", "worker_path"))
+    parser.add_argument("--size", type=int, default=1000,
+                        help="matching: number of invoices and of payments; worker_path: open invoices")
     parser.add_argument("--method", choices=("ours", "naive"), default="ours", help="matching: method to time")
     parser.add_argument("--repeats", type=int, default=3, help="matching: timed runs after the first")
-    parser.add_argument("--count", type=int, default=100, help="posting: payments timed on each side")
+    parser.add_argument("--count", type=int, default=100, help="posting, worker_path: payments timed on each side")
     parser.add_argument("--warmup", type=int, default=5, help="posting: untimed payments on each side first")
     parser.add_argument("--profile", metavar="PREFIX",
                         help="profile with cProfile (matching: one more run of ours; posting: the timed posts of "
@@ -57,7 +58,7 @@ def main(argv=None):
                              "posting, PREFIX-baseline.prof")
     args = parser.parse_args(argv)
 
-    from bench import matching, posting
+    from bench import matching, posting, worker_path
 
     profilers = {}
     if args.profile:
@@ -68,8 +69,10 @@ def main(argv=None):
         figures = describe_server(env)
         if args.benchmark == "matching":
             figures.update(matching.run(env, args.size, args.method, args.repeats, profilers.get("ours")))
-        else:
+        elif args.benchmark == "posting":
             figures.update(posting.run(env, args.count, args.warmup, profilers))
+        else:
+            figures.update(worker_path.run(env, args.size, args.count))
     for side, profiler in profilers.items():
         profiler.dump_stats("%s-%s.prof" % (args.profile, side))
 

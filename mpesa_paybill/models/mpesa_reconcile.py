@@ -13,11 +13,13 @@ from .matching import MatchIndex, Target, is_confident
 _logger = logging.getLogger(__name__)
 
 # A shared index is rebuilt when it is older than this, in seconds, so that
-# documents others changed meanwhile reach it.
+# customers' changed numbers reach it too.
 SHARED_INDEX_MAX_AGE = 30
-# A payment that would go to review is matched again on a rebuilt index when
-# the shared one is older than this, in seconds: its invoice may be newer.
-SHARED_INDEX_RECHECK_AGE = 2
+# Documents written this many seconds before the index was built are read
+# again before each use. Odoo stamps write_date with the time its database
+# transaction began, so a transaction that began earlier but committed after
+# the build is still caught, unless it ran longer than this.
+CHANGED_DOCUMENTS_MARGIN = 60
 
 _local = threading.local()
 
@@ -25,14 +27,17 @@ _local = threading.local()
 class SharedIndex(object):
     """A match index that the C2B payments matched in one thread reuse.
 
-    Documents this thread posted payments to are read again from the
-    database before each use, in the current transaction, so the index
-    follows what was posted and also what a rollback undid.
+    Before each use, the documents written since shortly before the build
+    and those this thread posted payments to are read again, in the
+    current transaction. So the index follows new and changed documents,
+    and also what a rollback undid, which leaves no later write_date.
     """
 
-    def __init__(self, index):
+    def __init__(self, index, database_time):
         self.index = index
         self.built_at = time.monotonic()
+        # The database's clock (UTC, as write_date) when the index was built.
+        self.database_time = database_time
         self.posted_to = {"account.invoice": set(), "sale.order": set()}
 
     def age(self):
@@ -295,27 +300,37 @@ class MpesaReconcile(models.AbstractModel):
             index.add_partner_phone(partner_id, msisdn)
 
     @api.model
-    def _shared_index(self, company_ids, rebuild=False):
-        """Return the SharedIndex of these companies for this thread, up to date with what it posted.
+    def _shared_index(self, company_ids):
+        """Return the SharedIndex of these companies for this thread, with changed documents read again.
 
         Outside shared_match_index() each call builds a new index.
         """
+        cr = self.env.cr
         indexes = getattr(_local, "indexes", None)
-        key = (self.env.cr.dbname, tuple(sorted(company_ids)))
+        key = (cr.dbname, tuple(sorted(company_ids)))
         shared = indexes.get(key) if indexes is not None else None
-        if shared is None or rebuild or shared.age() > SHARED_INDEX_MAX_AGE:
-            shared = SharedIndex(self._build_index(company_ids))
+        if shared is None or shared.age() > SHARED_INDEX_MAX_AGE:
+            cr.execute("SELECT now() AT TIME ZONE 'UTC'")
+            database_time = cr.fetchone()[0]
+            shared = SharedIndex(self._build_index(company_ids), database_time)
             if indexes is not None:
                 indexes[key] = shared
             return shared
 
-        posted_to = shared.posted_to
-        if posted_to["account.invoice"] or posted_to["sale.order"]:
-            for model, ids in posted_to.items():
+        # Odoo reads timestamps as strings, so the margin is taken off in SQL.
+        since = (shared.database_time, CHANGED_DOCUMENTS_MARGIN)
+        companies = tuple(company_ids) or (0,)
+        cr.execute("SELECT id FROM account_invoice WHERE write_date >= %s::timestamp - make_interval(secs => %s) "
+                   "AND type = 'out_invoice' AND company_id IN %s", since + (companies,))
+        invoice_ids = shared.posted_to["account.invoice"].union(row[0] for row in cr.fetchall())
+        cr.execute("SELECT id FROM sale_order WHERE write_date >= %s::timestamp - make_interval(secs => %s) "
+                   "AND company_id IN %s", since + (companies,))
+        order_ids = shared.posted_to["sale.order"].union(row[0] for row in cr.fetchall())
+        if invoice_ids or order_ids:
+            for model, ids in (("account.invoice", invoice_ids), ("sale.order", order_ids)):
                 for res_id in ids:
                     shared.index.discard_target(model, res_id)
-            self._fill_index(shared.index, self.env.cr, company_ids,
-                             invoice_ids=posted_to["account.invoice"], order_ids=posted_to["sale.order"])
+            self._fill_index(shared.index, cr, company_ids, invoice_ids=invoice_ids, order_ids=order_ids)
         return shared
 
     @api.model
@@ -330,11 +345,18 @@ class MpesaReconcile(models.AbstractModel):
     @api.model
     def _match_and_settle_one(self, tx, company_ids):
         """Match one C2B transaction on the shared index; post it when confident, else queue it for review."""
+        shared, suggestions = self._find_match(tx, company_ids)
+        self._apply_match(tx, shared, suggestions)
+
+    @api.model
+    def _find_match(self, tx, company_ids):
+        """Return the SharedIndex used and the suggestions for one C2B transaction, best first."""
         shared = self._shared_index(company_ids)
-        suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
-        if not is_confident(suggestions) and shared.age() > SHARED_INDEX_RECHECK_AGE:
-            shared = self._shared_index(company_ids, rebuild=True)
-            suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+        return shared, shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+
+    @api.model
+    def _apply_match(self, tx, shared, suggestions):
+        """Post ``tx`` to its best suggestion when confident, else send it to review; note what it posted to."""
         tx._store_suggestions(suggestions)
         if is_confident(suggestions):
             best = suggestions[0].target
