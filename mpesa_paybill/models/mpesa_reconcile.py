@@ -20,6 +20,8 @@ SHARED_INDEX_MAX_AGE = 30
 # transaction began, so a transaction that began earlier but committed after
 # the build is still caught, unless it ran longer than this.
 CHANGED_DOCUMENTS_MARGIN = 60
+# Rounds of reading stale suggestions again before the index is rebuilt.
+MAX_STALE_ROUNDS = 3
 
 _local = threading.local()
 
@@ -28,9 +30,11 @@ class SharedIndex(object):
     """A match index that the C2B payments matched in one thread reuse.
 
     Before each use, the documents written since shortly before the build
-    and those this thread posted payments to are read again, in the
-    current transaction. So the index follows new and changed documents,
-    and also what a rollback undid, which leaves no later write_date.
+    are read again, in the current transaction, and so is every document
+    read again or posted to before: a rollback restores a document without
+    a later write_date. After matching, the suggested documents are
+    compared with the database, which also catches deleted documents and
+    orders whose amount due changed through their M-Pesa payments alone.
     """
 
     def __init__(self, index, database_time):
@@ -38,7 +42,7 @@ class SharedIndex(object):
         self.built_at = time.monotonic()
         # The database's clock (UTC, as write_date) when the index was built.
         self.database_time = database_time
-        self.posted_to = {"account.invoice": set(), "sale.order": set()}
+        self.reread = {"account.invoice": set(), "sale.order": set()}
 
     def age(self):
         """Return the seconds since the index was built."""
@@ -300,38 +304,64 @@ class MpesaReconcile(models.AbstractModel):
             index.add_partner_phone(partner_id, msisdn)
 
     @api.model
-    def _shared_index(self, company_ids):
-        """Return the SharedIndex of these companies for this thread, with changed documents read again.
+    def _shared_index(self, company_ids, rebuild=False):
+        """Return (SharedIndex of these companies for this thread, whether it was built by this call).
 
-        Outside shared_match_index() each call builds a new index.
+        Documents changed since the build are read again first. Outside
+        shared_match_index() each call builds a new index.
         """
         cr = self.env.cr
         indexes = getattr(_local, "indexes", None)
         key = (cr.dbname, tuple(sorted(company_ids)))
         shared = indexes.get(key) if indexes is not None else None
-        if shared is None or shared.age() > SHARED_INDEX_MAX_AGE:
+        if shared is None or rebuild or shared.age() > SHARED_INDEX_MAX_AGE:
             cr.execute("SELECT now() AT TIME ZONE 'UTC'")
             database_time = cr.fetchone()[0]
             shared = SharedIndex(self._build_index(company_ids), database_time)
             if indexes is not None:
                 indexes[key] = shared
-            return shared
+            return shared, True
 
         # Odoo reads timestamps as strings, so the margin is taken off in SQL.
         since = (shared.database_time, CHANGED_DOCUMENTS_MARGIN)
         companies = tuple(company_ids) or (0,)
         cr.execute("SELECT id FROM account_invoice WHERE write_date >= %s::timestamp - make_interval(secs => %s) "
                    "AND type = 'out_invoice' AND company_id IN %s", since + (companies,))
-        invoice_ids = shared.posted_to["account.invoice"].union(row[0] for row in cr.fetchall())
+        shared.reread["account.invoice"].update(row[0] for row in cr.fetchall())
         cr.execute("SELECT id FROM sale_order WHERE write_date >= %s::timestamp - make_interval(secs => %s) "
                    "AND company_id IN %s", since + (companies,))
-        order_ids = shared.posted_to["sale.order"].union(row[0] for row in cr.fetchall())
-        if invoice_ids or order_ids:
-            for model, ids in (("account.invoice", invoice_ids), ("sale.order", order_ids)):
-                for res_id in ids:
-                    shared.index.discard_target(model, res_id)
-            self._fill_index(shared.index, cr, company_ids, invoice_ids=invoice_ids, order_ids=order_ids)
-        return shared
+        shared.reread["sale.order"].update(row[0] for row in cr.fetchall())
+        self._reread(shared, company_ids, shared.reread)
+        return shared, False
+
+    @api.model
+    def _reread(self, shared, company_ids, ids_by_model):
+        """Index these documents of ``shared`` again as the database has them now; drop those no longer open."""
+        if not any(ids_by_model.values()):
+            return
+        for model, ids in ids_by_model.items():
+            for res_id in ids:
+                shared.index.discard_target(model, res_id)
+        self._fill_index(shared.index, self.env.cr, company_ids, invoice_ids=ids_by_model["account.invoice"],
+                         order_ids=ids_by_model["sale.order"])
+
+    @api.model
+    def _reread_stale_suggestions(self, shared, company_ids, suggestions):
+        """Index again the suggested documents that differ from the database; return whether any did."""
+        suggested = {"account.invoice": set(), "sale.order": set()}
+        for suggestion in suggestions:
+            suggested[suggestion.target.model].add(suggestion.target.id)
+        current = MatchIndex()
+        self._fill_index(current, self.env.cr, company_ids, invoice_ids=suggested["account.invoice"],
+                         order_ids=suggested["sale.order"])
+        stale = {"account.invoice": set(), "sale.order": set()}
+        for model, ids in suggested.items():
+            for res_id in ids:
+                if current.targets.get((model, res_id)) != shared.index.targets.get((model, res_id)):
+                    stale[model].add(res_id)
+                    shared.reread[model].add(res_id)
+        self._reread(shared, company_ids, stale)
+        return any(stale.values())
 
     @api.model
     def _match_and_settle(self, txs):
@@ -351,7 +381,12 @@ class MpesaReconcile(models.AbstractModel):
     @api.model
     def _find_match(self, tx, company_ids):
         """Return the SharedIndex used and the suggestions for one C2B transaction, best first."""
-        shared = self._shared_index(company_ids)
+        shared, built = self._shared_index(company_ids)
+        for _round in range(MAX_STALE_ROUNDS):
+            suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+            if built or not self._reread_stale_suggestions(shared, company_ids, suggestions):
+                return shared, suggestions
+        shared, built = self._shared_index(company_ids, rebuild=True)
         return shared, shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
 
     @api.model
@@ -366,7 +401,7 @@ class MpesaReconcile(models.AbstractModel):
                 self._settle(tx, invoice=document, note=note)
             else:
                 self._settle(tx, order=document, note=note)
-            shared.posted_to["account.invoice"].update((tx.invoice_id | tx.payment_ids.mapped("invoice_ids")).ids)
-            shared.posted_to["sale.order"].update(tx.sale_order_id.ids)
+            shared.reread["account.invoice"].update((tx.invoice_id | tx.payment_ids.mapped("invoice_ids")).ids)
+            shared.reread["sale.order"].update(tx.sale_order_id.ids)
         else:
             tx._send_to_review(suggestions)

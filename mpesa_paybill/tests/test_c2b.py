@@ -494,6 +494,57 @@ class TestSharedIndex(C2BCase):
         self.assertEqual(tx.state, "review")
         self.assertFalse(self.posted_payments(tx))
 
+    def age(self, record):
+        """Move ``record``'s write_date an hour back, as for a document last written long before the index."""
+        self.env.cr.execute("UPDATE %s SET write_date = (now() AT TIME ZONE 'UTC') - interval '1 hour' "
+                            "WHERE id = %%s" % record._table, (record.id,))
+
+    @mute_logger("odoo.addons.mpesa_paybill.models.mpesa_transaction_c2b")
+    def test_deleted_quotation(self):
+        """Test that a payment for a quotation deleted after the index was built goes to review."""
+        first, order = self.create_invoice(500), self.create_order(2500)
+        name, order_id = order.name, order.id
+        self.age(order)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            order.unlink()
+            tx, _body = self.c2b_pay(name, 2500, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "review")
+        self.assertNotIn(order_id, tx.suggestion_ids.mapped("sale_order_id").ids)
+
+    @mute_logger("odoo.addons.mpesa_paybill.models.mpesa_transaction_c2b")
+    def test_order_paid_by_stk(self):
+        """Test that an order paid in full by STK Push after the index was built takes no second payment."""
+        first, order = self.create_invoice(500), self.create_order(3000)
+        order.action_confirm()
+        push = self.push(order)
+        self.age(order)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            self.pay_and_deliver(push)
+            self.assertEqual(push.state, "done")
+            tx, _body = self.c2b_pay(order.name, 3000, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "review")
+        self.assertFalse(self.posted_payments(tx))
+
+    @mute_logger("odoo.addons.mpesa_paybill.models.mpesa_transaction_c2b")
+    def test_rolled_back_new_invoice(self):
+        """Test that an invoice indexed inside a rolled-back savepoint does not take a later payment."""
+        first = self.create_invoice(500)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            with self.assertRaises(RuntimeError):
+                with self.env.cr.savepoint():
+                    ghost = self.create_invoice(1700)
+                    ghost.reference = "GHOST-42"
+                    other = self.create_invoice(222)
+                    self.c2b_pay(other.number, 222, phone=OTHER_PHONE)
+                    raise RuntimeError("roll the invoice back")
+            self.env.clear()
+            tx, _body = self.c2b_pay("GHOST42", 1700, phone=OTHER_PHONE)
+        self.assertEqual(tx.state, "review")
+        self.assertFalse(self.posted_payments(tx))
+
 
 class TestMaskedNumbers(unittest.TestCase):
     """MatchIndex's lookup of customers by a masked payer's number, without a database."""
