@@ -97,7 +97,10 @@ class MatchIndex(object):
     def __init__(self):
         self._exact = defaultdict(set)
         self._digits = defaultdict(set)
-        self._deleted = defaultdict(set)
+        # Deletion form -> slot, or a tuple of slots when several share it.
+        # Most forms belong to one document, and a plain int is neither
+        # allocated as a container nor scanned by the garbage collector.
+        self._deleted = {}
         self._by_partner = defaultdict(set)
         self._by_cents = defaultdict(set)
         self._partners_by_msisdn = defaultdict(set)
@@ -153,9 +156,16 @@ class MatchIndex(object):
                 self._digits[digits].add(slot)
             if len(key) >= MIN_FUZZY_LENGTH:
                 self._fuzzy_keys[slot].append(key)
-                self._deleted[key].add(slot)
-                for deleted in _deletions(key):
-                    self._deleted[deleted].add(slot)
+                deleted_forms = self._deleted
+                for deleted in _deletions(key) | {key}:
+                    known = deleted_forms.get(deleted)
+                    if known is None:
+                        deleted_forms[deleted] = slot
+                    elif type(known) is int:
+                        if known != slot:
+                            deleted_forms[deleted] = (known, slot)
+                    elif slot not in known:
+                        deleted_forms[deleted] = known + (slot,)
 
     def discard_target(self, model, res_id):
         """Remove a document that was paid, cancelled or changed since it was indexed."""
@@ -311,17 +321,21 @@ class MatchIndex(object):
 
         if len(key) < MIN_FUZZY_LENGTH:
             return
-        probes = {key} | _deletions(key)
+        fuzzy_keys = self._fuzzy_keys
         near = [slot for slot in evidence - scores.keys()
-                if any(_one_character_off(probes, other) for other in self._fuzzy_keys.get(slot, ()))]
+                if any(_one_edit_apart(key, other) for other in fuzzy_keys.get(slot, ()))]
         if not scores:
             # Nothing matched the reference itself: add a bounded sample of
             # the other neighbours as suggestions. With sequential numbers a
             # reference has a hundred neighbours, and without other
-            # evidence any of them is as likely as the next.
+            # evidence any of them is as likely as the next. The probes go
+            # in a fixed order, so that every process picks the same sample.
             sample = set()
-            for probe in probes:
-                sample.update(self._deleted.get(probe, ()))
+            for probe in [key] + [key[:i] + key[i + 1:] for i in range(len(key))]:
+                found = self._deleted.get(probe, ())
+                for slot in (found,) if type(found) is int else found:
+                    if slot not in sample and any(_one_edit_apart(key, other) for other in fuzzy_keys.get(slot, ())):
+                        sample.add(slot)
                 if len(sample) >= MAX_FUZZY_SAMPLE:
                     break
             near.extend(sorted(sample - scores.keys() - set(near) - discarded)[:MAX_FUZZY_SAMPLE])
@@ -329,11 +343,28 @@ class MatchIndex(object):
         found_by.update(dict.fromkeys(near, REASON_ONE_OFF))
 
 
-def _one_character_off(probes, other):
-    """Return whether ``other`` shares a one-deletion form with the key whose forms are ``probes``."""
-    if other in probes:
-        return True
-    return any(other[:i] + other[i + 1:] in probes for i in range(len(other)))
+def _one_edit_apart(key, other):
+    """Return whether ``other`` is ``key`` with one character replaced, added, dropped, or swapped with the next.
+
+    Two keys that lose one character each and then agree can differ in two
+    places (INV0005 and INV0030), so the index's deletion forms only find
+    candidates and this decides.
+    """
+    if len(key) == len(other):
+        differences = [i for i in range(len(key)) if key[i] != other[i]]
+        if len(differences) == 1:
+            return True
+        if len(differences) != 2:
+            return False
+        first, second = differences
+        return second == first + 1 and key[first] == other[second] and key[second] == other[first]
+    if abs(len(key) - len(other)) != 1:
+        return False
+    shorter, longer = (key, other) if len(key) < len(other) else (other, key)
+    start = 0
+    while start < len(shorter) and shorter[start] == longer[start]:
+        start += 1
+    return shorter[start:] == longer[start + 1:]
 
 
 def is_confident(suggestions):

@@ -592,3 +592,23 @@ class TestMaskedNumbers(unittest.TestCase):
         suggestions = self.index.match("INV/2026/00010", "2547 ***** 555", "masked", 50)
         self.assertEqual([suggestion.target.id for suggestion in suggestions], [10])
         self.assertEqual(suggestions[0].score, SCORE_EXACT + SCORE_MASKED_PHONE)
+
+
+class TestReferenceTypos(unittest.TestCase):
+    """MatchIndex's one-character-off suggestions, without a database."""
+
+    def test_one_edit_only(self):
+        """Test that a reference one edit away is suggested and one two edits away is not."""
+        index = MatchIndex()
+        index.add_target(Target("account.invoice", 30, "INV/2026/0030", 1, 900.0), ["INV/2026/0030"])
+        cases = [
+            ("INV/2026/0031", True),
+            ("INV/2026/030", True),
+            ("INV/2026/00030", True),
+            ("INV/2026/0300", True),
+            ("INV/2026/0005", False),
+            ("INV/2026/3000", False),
+        ]
+        for typed, suggested in cases:
+            ids = [suggestion.target.id for suggestion in index.match(typed)]
+            self.assertEqual(ids, [30] if suggested else [], typed)
