@@ -188,6 +188,12 @@ class MatchIndex(object):
         self._partners_by_hash[daraja.hash_msisdn(msisdn)].add(partner_id)
         self._partners_by_mask.clear()
 
+    def clear_phones(self):
+        """Forget every customer number, before they are indexed again."""
+        self._partners_by_msisdn.clear()
+        self._partners_by_hash.clear()
+        self._partners_by_mask.clear()
+
     def partners_for_phone(self, msisdn, kind):
         """Return (partner ids, score, reason) for a payer's number as Daraja sent it."""
         if kind == "plain" and msisdn:

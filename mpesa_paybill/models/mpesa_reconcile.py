@@ -43,6 +43,9 @@ class SharedIndex(object):
         # The database's clock (UTC, as write_date) when the index was built.
         self.database_time = database_time
         self.reread = {"account.invoice": set(), "sale.order": set()}
+        # (id, write_date) of the contacts written since shortly before the
+        # build, as of the last time the numbers were indexed again.
+        self.partner_changes = set()
 
     def age(self):
         """Return the seconds since the index was built."""
@@ -293,9 +296,12 @@ class MpesaReconcile(models.AbstractModel):
         )
         for order_id, name, client_ref, partner_id, due in cr.fetchall():
             index.add_target(Target("sale.order", order_id, name, partner_id, due), [name, client_ref])
-        if refreshing:
-            return
+        if not refreshing:
+            self._fill_phones(index, cr)
 
+    @api.model
+    def _fill_phones(self, index, cr):
+        """Add every active customer's M-Pesa number to ``index``."""
         cr.execute(
             """SELECT commercial_partner_id, mpesa_msisdn FROM res_partner
                WHERE mpesa_msisdn IS NOT NULL AND active"""
@@ -332,6 +338,17 @@ class MpesaReconcile(models.AbstractModel):
                    "AND company_id IN %s", since + (companies,))
         shared.reread["sale.order"].update(row[0] for row in cr.fetchall())
         self._reread(shared, company_ids, shared.reread)
+
+        # A contact written since then may have a new number, or none: when
+        # that list changes, every number is indexed again (a few
+        # milliseconds for thousands of customers).
+        cr.execute("SELECT id, write_date FROM res_partner WHERE write_date >= %s::timestamp "
+                   "- make_interval(secs => %s)", since)
+        partner_changes = set(cr.fetchall())
+        if partner_changes != shared.partner_changes:
+            shared.index.clear_phones()
+            self._fill_phones(shared.index, cr)
+            shared.partner_changes = partner_changes
         return shared, False
 
     @api.model

@@ -545,6 +545,20 @@ class TestSharedIndex(C2BCase):
         self.assertEqual(tx.state, "review")
         self.assertFalse(self.posted_payments(tx))
 
+    def test_new_customer_number(self):
+        """Test that a customer created after the index was built is known by their number."""
+        self.set_msisdn_format("plain")
+        first = self.create_invoice(500)
+        with mpesa_reconcile.shared_match_index():
+            self.c2b_pay(first.number, 500, phone=OTHER_PHONE)
+            customer = self.env["res.partner"].create({"name": "Njeri Wambui", "customer": True,
+                                                       "mobile": "0722 555 101"})
+            invoice = self.create_invoice(640, partner=customer)
+            typo = invoice.number.replace("/", "")[:-1] + "9"
+            tx, _body = self.c2b_pay(typo, 640, phone="254722555101")
+        self.assertEqual(tx.state, "done", tx.review_reason)
+        self.assertEqual(tx.invoice_id, invoice)
+
 
 class TestMaskedNumbers(unittest.TestCase):
     """MatchIndex's lookup of customers by a masked payer's number, without a database."""
