@@ -103,7 +103,10 @@ def render(state, stk, msisdn=None, message=None, typed_msisdn=None):
         cards = "".join(_prompt_card(state, prompt, redirect) for prompt in prompts)
         records = [record for record in state.transactions if msisdn is None or record["MSISDN"] == msisdn]
         messages = "".join("<li>%s</li>" % _e(_sms_text(state, record)) for record in reversed(records[-10:]))
-        paybills = ", ".join(sorted(code for code, entry in state.shortcodes.items() if entry["type"] == "paybill"))
+        # Shortcodes with C2B URLs first: a payment to any other reaches no business system.
+        paybills = ", ".join(sorted((code for code, entry in state.shortcodes.items() if entry["type"] == "paybill"),
+                                    key=lambda code: (code not in state.registrations, code)))
+        registered = ", ".join(sorted(state.registrations)) or "none yet"
 
     parts = [
         "<!DOCTYPE html>",
@@ -128,6 +131,8 @@ def render(state, stk, msisdn=None, message=None, typed_msisdn=None):
     parts.append(cards or '<p class="empty">No payment requests waiting.</p>')
 
     parts.append("<h2>Pay a PayBill from the SIM menu</h2>")
+    parts.append('<p class="hint">Business numbers with C2B URLs registered: %s. '
+                 'Payments to others are recorded here only.</p>' % _e(registered))
     parts.append(
         '<form class="sim" method="post" action="/sandbox/c2b/pay">'
         '<input type="hidden" name="redirect" value="%s">'

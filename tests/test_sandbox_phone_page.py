@@ -113,3 +113,13 @@ def test_page_redirect_stays_local(daraja, callback_receiver):
                           timeout=10)
     assert reply.status_code == 303
     assert reply.headers["Location"].startswith("/sandbox/phone")
+
+
+def test_page_names_registered_shortcodes(daraja, callback_receiver):
+    """Test that the SIM-menu form says which business numbers reach a business system."""
+    before = requests.get(daraja.base_url + "/sandbox/phone", timeout=10).text
+    assert "C2B URLs registered: none yet" in before
+    reply = daraja.register("600000", callback_receiver.url)
+    assert reply.status_code == 200, reply.text
+    after = requests.get(daraja.base_url + "/sandbox/phone", timeout=10).text
+    assert "C2B URLs registered: 600000." in after

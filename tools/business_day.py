@@ -12,6 +12,7 @@ The system test tests/test_business_day.py runs it on a fresh database
 and checks every line of the summary.
 """
 import argparse
+import os
 import random
 import sys
 import time
@@ -337,11 +338,14 @@ def format_summary(summary):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--odoo-url", default="http://127.0.0.1:8069")
-    parser.add_argument("--database", default="mpesa_paybill_demo")
+    # The same variables as tools/run.sh, so that `make day` finds the demo wherever it runs.
+    parser.add_argument("--odoo-url",
+                        default="http://127.0.0.1:%s" % os.environ.get("MPESA_PAYBILL_ODOO_PORT", "8069"))
+    parser.add_argument("--database", default=os.environ.get("MPESA_PAYBILL_DEMO_DB", "mpesa_paybill_demo"))
     parser.add_argument("--login", default="admin")
     parser.add_argument("--password", default="admin")
-    parser.add_argument("--sandbox-url", default="http://127.0.0.1:8765")
+    parser.add_argument("--sandbox-url",
+                        default="http://127.0.0.1:%s" % os.environ.get("MPESA_PAYBILL_SANDBOX_PORT", "8765"))
     args = parser.parse_args(argv)
 
     for name, url in (("Odoo", args.odoo_url + "/web/login"), ("the Daraja sandbox", args.sandbox_url + "/sandbox/")):
