@@ -44,11 +44,15 @@ def run(env, size, count):
         acquirer.mpesa_shortcode = SHORTCODE
     acquirer._mpesa_ensure_journal()
     background = data.insert_invoices(env, size)
-    # Open invoices are usually written days before they are paid. Inserted
-    # in this transaction, they would carry its start time as write_date,
-    # and the shared index would read all of them again for every payment.
+    # Open invoices and their customers are usually written days before a
+    # payment. Inserted in this transaction, they would carry its start time
+    # as write_date, and the shared index would read all of them again for
+    # every payment.
+    background_ids = [invoice.id for invoice in background]
+    env.cr.execute("UPDATE res_partner SET write_date = write_date - interval '3 days' WHERE id IN "
+                   "(SELECT commercial_partner_id FROM account_invoice WHERE id = ANY(%s))", (background_ids,))
     env.cr.execute("UPDATE account_invoice SET write_date = write_date - interval '3 days' WHERE id = ANY(%s)",
-                   ([invoice.id for invoice in background],))
+                   (background_ids,))
     revenue = env["account.account"].search(
         [("user_type_id", "=", env.ref("account.data_account_type_revenue").id)], limit=1)
     customers = _make_customers(env)

@@ -43,8 +43,8 @@ class SharedIndex(object):
         # The database's clock (UTC, as write_date) when the index was built.
         self.database_time = database_time
         self.reread = {"account.invoice": set(), "sale.order": set()}
-        # (id, write_date) of the contacts written since shortly before the
-        # build, as of the last time the numbers were indexed again.
+        # (customer, number, active) of the contacts written since shortly
+        # before the build, as of the last time the numbers were indexed again.
         self.partner_changes = set()
 
     def age(self):
@@ -340,10 +340,11 @@ class MpesaReconcile(models.AbstractModel):
         self._reread(shared, company_ids, shared.reread)
 
         # A contact written since then may have a new number, or none: when
-        # that list changes, every number is indexed again (a few
-        # milliseconds for thousands of customers).
-        cr.execute("SELECT id, write_date FROM res_partner WHERE write_date >= %s::timestamp "
-                   "- make_interval(secs => %s)", since)
+        # the numbers of those contacts change, every number is indexed again
+        # (a few milliseconds for thousands of customers). Writes that leave
+        # the numbers alone, as posting a payment does, change nothing.
+        cr.execute("SELECT commercial_partner_id, mpesa_msisdn, active FROM res_partner "
+                   "WHERE write_date >= %s::timestamp - make_interval(secs => %s)", since)
         partner_changes = set(cr.fetchall())
         if partner_changes != shared.partner_changes:
             shared.index.clear_phones()
