@@ -80,6 +80,36 @@ def _cents(amount):
     return None
 
 
+# A key's slots stay in a tuple up to this many, then move to a set.
+MAX_TUPLE_SLOTS = 8
+
+
+def _add_slot(slots_by_key, key, slot):
+    """Record ``slot`` under ``key``: an int for one slot, a tuple for a few, a set beyond.
+
+    Most keys belong to one document, and a plain int is neither allocated
+    as a container nor scanned by the garbage collector, so the index
+    builds faster and weighs less.
+    """
+    known = slots_by_key.get(key)
+    if known is None:
+        slots_by_key[key] = slot
+    elif type(known) is int:
+        if known != slot:
+            slots_by_key[key] = (known, slot)
+    elif type(known) is tuple:
+        if slot not in known:
+            slots_by_key[key] = known + (slot,) if len(known) < MAX_TUPLE_SLOTS else set(known + (slot,))
+    else:
+        known.add(slot)
+
+
+def _slots(slots_by_key, key):
+    """Return the slots recorded under ``key`` as an iterable."""
+    known = slots_by_key.get(key, ())
+    return (known,) if type(known) is int else known
+
+
 def _deletions(key):
     return {key[:i] + key[i + 1:] for i in range(len(key))}
 
@@ -95,11 +125,10 @@ class MatchIndex(object):
     """
 
     def __init__(self):
-        self._exact = defaultdict(set)
-        self._digits = defaultdict(set)
-        # Deletion form -> slot, or a tuple of slots when several share it.
-        # Most forms belong to one document, and a plain int is neither
-        # allocated as a container nor scanned by the garbage collector.
+        # Reference key -> slots, and the same for digits and deletion forms
+        # below, each kept by _add_slot as an int, a tuple or a set.
+        self._exact = {}
+        self._digits = {}
         self._deleted = {}
         self._by_partner = defaultdict(set)
         self._by_cents = defaultdict(set)
@@ -150,22 +179,14 @@ class MatchIndex(object):
             key = reference_key(reference)
             if len(key) < MIN_REFERENCE_LENGTH:
                 continue
-            self._exact[key].add(slot)
+            _add_slot(self._exact, key, slot)
             digits = digits_key(key)
             if digits:
-                self._digits[digits].add(slot)
+                _add_slot(self._digits, digits, slot)
             if len(key) >= MIN_FUZZY_LENGTH:
                 self._fuzzy_keys[slot].append(key)
-                deleted_forms = self._deleted
                 for deleted in _deletions(key) | {key}:
-                    known = deleted_forms.get(deleted)
-                    if known is None:
-                        deleted_forms[deleted] = slot
-                    elif type(known) is int:
-                        if known != slot:
-                            deleted_forms[deleted] = (known, slot)
-                    elif slot not in known:
-                        deleted_forms[deleted] = known + (slot,)
+                    _add_slot(self._deleted, deleted, slot)
 
     def discard_target(self, model, res_id):
         """Remove a document that was paid, cancelled or changed since it was indexed."""
@@ -311,7 +332,7 @@ class MatchIndex(object):
         if len(key) < MIN_REFERENCE_LENGTH:
             return
         discarded = self._discarded
-        exact = self._exact.get(key, ())
+        exact = _slots(self._exact, key)
         if discarded:
             exact = [slot for slot in exact if slot not in discarded]
         scores.update(dict.fromkeys(exact, SCORE_EXACT))
@@ -319,7 +340,7 @@ class MatchIndex(object):
 
         digits = digits_key(key)
         if digits:
-            by_digits = self._digits.get(digits, set()) - scores.keys()
+            by_digits = set(_slots(self._digits, digits)) - scores.keys()
             if discarded:
                 by_digits -= discarded
             scores.update(dict.fromkeys(by_digits, SCORE_DIGITS))
@@ -338,8 +359,7 @@ class MatchIndex(object):
             # in a fixed order, so that every process picks the same sample.
             sample = set()
             for probe in [key] + [key[:i] + key[i + 1:] for i in range(len(key))]:
-                found = self._deleted.get(probe, ())
-                for slot in (found,) if type(found) is int else found:
+                for slot in _slots(self._deleted, probe):
                     if slot not in sample and any(_one_edit_apart(key, other) for other in fuzzy_keys.get(slot, ())):
                         sample.add(slot)
                 if len(sample) >= MAX_FUZZY_SAMPLE:
