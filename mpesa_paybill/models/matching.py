@@ -6,8 +6,8 @@ character off, sometimes with only its digits. The index below is built
 once from the open documents. Matching a payment then costs a few lookups
 per character of its reference plus one step per document found. With
 sequential numbers, the documents one character off a number grow with
-their count: bench/run.py finds about 60 per payment among 1,000 open
-invoices and 100 among 10,000.
+their count, so only those with other evidence are checked in full and the
+rest are sampled.
 
 Scores add up from independent pieces of evidence. Only a reference match
 can make a payment confident, so an amount or a phone number never posts a
@@ -118,10 +118,9 @@ class MatchIndex(object):
     """Open documents and customer phone numbers, indexed for matching payments.
 
     Inside the index each document is a small integer slot rather than its
-    (model, id) handle, because sets of integers hash and merge faster. One
-    payment can touch a hundred documents or more: with sequential numbers,
-    INV/2026/00042 is one character off every number that differs from it in
-    one digit, and each of those becomes a suggestion.
+    (model, id) handle, because sets of integers hash and merge faster. With
+    sequential numbers, INV/2026/00042 is one character off every number
+    that differs from it in one digit, dozens of open invoices.
     """
 
     def __init__(self):
