@@ -25,9 +25,9 @@ def _time_side(env, invoices, transactions, shared):
     with shared_match_index() if shared else contextlib.nullcontext():
         for tx in transactions:
             started = time.perf_counter()
-            found, suggestions = reconcile._find_match(tx, company_ids)
+            suggestions = reconcile._find_match(tx, company_ids)
             seconds.append(time.perf_counter() - started)
-            reconcile._apply_match(tx, found, suggestions)
+            reconcile._apply_match(tx, suggestions)
 
     env.cache.invalidate()
     paid = sum(1 for invoice in invoices if invoice.state == "paid")

@@ -116,7 +116,7 @@ def test_page_redirect_stays_local(daraja, callback_receiver):
 
 
 def test_page_names_registered_shortcodes(daraja, callback_receiver):
-    """Test that the SIM-menu form says which business numbers reach a business system."""
+    """Test that the SIM-menu form names the business numbers that reach a business system."""
     before = requests.get(daraja.base_url + "/sandbox/phone", timeout=10).text
     assert "C2B URLs registered: none yet" in before
     reply = daraja.register("600000", callback_receiver.url)

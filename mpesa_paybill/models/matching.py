@@ -168,11 +168,7 @@ class MatchIndex(object):
             "account number is one character off %s" % target.name,
         ))
         self._by_partner[target.partner_id].add(slot)
-        cents = _cents(target.amount_due)
-        if cents is None:
-            self._odd_amounts.add(slot)
-        else:
-            self._by_cents[cents].add(slot)
+        self._amount_slots(target.amount_due).add(slot)
 
         for reference in references:
             key = reference_key(reference)
@@ -194,13 +190,14 @@ class MatchIndex(object):
             return
         target = self.targets.pop((model, res_id))
         self._by_partner[target.partner_id].discard(slot)
-        cents = _cents(target.amount_due)
-        if cents is None:
-            self._odd_amounts.discard(slot)
-        else:
-            self._by_cents[cents].discard(slot)
+        self._amount_slots(target.amount_due).discard(slot)
         self._fuzzy_keys.pop(slot, None)
         self._discarded.add(slot)
+
+    def _amount_slots(self, amount_due):
+        """Return the set of slots that a document with this amount due belongs in."""
+        cents = _cents(amount_due)
+        return self._odd_amounts if cents is None else self._by_cents[cents]
 
     def add_partner_phone(self, partner_id, msisdn):
         """Index a customer's normalised 12-digit number, plain and hashed."""

@@ -31,10 +31,11 @@ class SharedIndex(object):
 
     Before each use, the documents written since shortly before the build
     are read again, in the current transaction, and so is every document
-    read again or posted to before: a rollback restores a document without
-    a later write_date. After matching, the suggested documents are
-    compared with the database, which also catches deleted documents and
-    orders whose amount due changed through their M-Pesa payments alone.
+    read again before: a rollback restores a document without a later
+    write_date. Payments this thread posted write their documents, so they
+    are among those. After matching, the suggested documents are compared
+    with the database, which also catches deleted documents and orders
+    whose amount due changed through their M-Pesa payments alone.
     """
 
     def __init__(self, index, database_time):
@@ -42,7 +43,7 @@ class SharedIndex(object):
         self.built_at = time.monotonic()
         # The database's clock (UTC, as write_date) when the index was built.
         self.database_time = database_time
-        self.reread = {"account.invoice": set(), "sale.order": set()}
+        self.reread = _ids_by_model()
         # (customer, number, active) of the contacts written since shortly
         # before the build, as of the last time the numbers were indexed again.
         self.partner_changes = set()
@@ -50,6 +51,11 @@ class SharedIndex(object):
     def age(self):
         """Return the seconds since the index was built."""
         return time.monotonic() - self.built_at
+
+
+def _ids_by_model():
+    """Return empty sets of record ids for the two kinds of documents a payment can go to."""
+    return {"account.invoice": set(), "sale.order": set()}
 
 
 @contextmanager
@@ -366,13 +372,13 @@ class MpesaReconcile(models.AbstractModel):
     @api.model
     def _reread_stale_suggestions(self, shared, company_ids, suggestions):
         """Index again the suggested documents that differ from the database; return whether any did."""
-        suggested = {"account.invoice": set(), "sale.order": set()}
+        suggested = _ids_by_model()
         for suggestion in suggestions:
             suggested[suggestion.target.model].add(suggestion.target.id)
         current = MatchIndex()
         self._fill_index(current, self.env.cr, company_ids, invoice_ids=suggested["account.invoice"],
                          order_ids=suggested["sale.order"])
-        stale = {"account.invoice": set(), "sale.order": set()}
+        stale = _ids_by_model()
         for model, ids in suggested.items():
             for res_id in ids:
                 if current.targets.get((model, res_id)) != shared.index.targets.get((model, res_id)):
@@ -393,23 +399,22 @@ class MpesaReconcile(models.AbstractModel):
     @api.model
     def _match_and_settle_one(self, tx, company_ids):
         """Match one C2B transaction on the shared index; post it when confident, else queue it for review."""
-        shared, suggestions = self._find_match(tx, company_ids)
-        self._apply_match(tx, shared, suggestions)
+        self._apply_match(tx, self._find_match(tx, company_ids))
 
     @api.model
     def _find_match(self, tx, company_ids):
-        """Return the SharedIndex used and the suggestions for one C2B transaction, best first."""
+        """Return the suggestions for one C2B transaction, best first."""
         shared, built = self._shared_index(company_ids)
         for _round in range(MAX_STALE_ROUNDS):
             suggestions = shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
             if built or not self._reread_stale_suggestions(shared, company_ids, suggestions):
-                return shared, suggestions
+                return suggestions
         shared, built = self._shared_index(company_ids, rebuild=True)
-        return shared, shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
+        return shared.index.match(tx.account_reference, tx.sudo().phone, tx.phone_kind, tx.amount)
 
     @api.model
-    def _apply_match(self, tx, shared, suggestions):
-        """Post ``tx`` to its best suggestion when confident, else send it to review; note what it posted to."""
+    def _apply_match(self, tx, suggestions):
+        """Post ``tx`` to its best suggestion when confident, else send it to review."""
         tx._store_suggestions(suggestions)
         if is_confident(suggestions):
             best = suggestions[0].target
@@ -419,7 +424,5 @@ class MpesaReconcile(models.AbstractModel):
                 self._settle(tx, invoice=document, note=note)
             else:
                 self._settle(tx, order=document, note=note)
-            shared.reread["account.invoice"].update((tx.invoice_id | tx.payment_ids.mapped("invoice_ids")).ids)
-            shared.reread["sale.order"].update(tx.sale_order_id.ids)
         else:
             tx._send_to_review(suggestions)
